@@ -1,0 +1,224 @@
+//! Every request of a harvest goes through one [`Fetcher`]: a concurrency permit, then any
+//! back-off the service asked for, then the shared `governor` rate limiter, then the request;
+//! failures that may pass are retried with capped exponential back-off and jitter.
+//!
+//! A 429 pauses every request, not just the one that met it: the service limits the key, not
+//! the partition.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::api::{Client, Page};
+use crate::error::{Error, Result};
+use crate::store::RunStats;
+
+/// The least wait after a 429, as the Open Data Portal asks.
+pub const RATE_LIMIT_FLOOR: Duration = Duration::from_secs(5);
+/// The longest wait between two tries of one request.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// The first wait after a failure other than 429.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+
+pub struct Fetcher {
+    client: Client,
+    permits: Semaphore,
+    limiter: DefaultDirectRateLimiter,
+    max_retries: u32,
+    shutdown: CancellationToken,
+    /// No request starts before this instant (set by a 429).
+    paused_until: Mutex<Option<Instant>>,
+    /// 429s in a row, for growing the pause.
+    rate_limit_streak: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// What a request is for, for the log.
+pub type Label<'a> = &'a (dyn std::fmt::Display + Sync);
+
+impl Fetcher {
+    /// `rate` requests per second (fractions allowed), `concurrency` in flight.
+    pub fn new(
+        client: Client,
+        rate: f64,
+        concurrency: NonZeroU32,
+        max_retries: u32,
+        shutdown: CancellationToken,
+    ) -> Fetcher {
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+            .expect("a positive rate gives a positive period")
+            .allow_burst(NonZeroU32::MIN);
+        Fetcher {
+            client,
+            permits: Semaphore::new(concurrency.get() as usize),
+            limiter: RateLimiter::direct(quota),
+            max_retries,
+            shutdown,
+            paused_until: Mutex::new(None),
+            rate_limit_streak: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `POST /records`, retried as the error allows.
+    pub async fn records(
+        &self,
+        label: Label<'_>,
+        criteria: &str,
+        start: u64,
+        rows: u64,
+    ) -> Result<Page> {
+        self.with_retries(label, || self.client.records(criteria, start, rows))
+            .await
+    }
+
+    /// `GET /fields`, retried as the error allows.
+    pub async fn fields(&self) -> Result<Vec<String>> {
+        self.with_retries(&"fields", || self.client.fields()).await
+    }
+
+    async fn with_retries<T, F, Fut>(&self, label: Label<'_>, send: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            let result = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                self.wait_for_pause().await?;
+                tokio::select! {
+                    _ = self.limiter.until_ready() => {}
+                    _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
+                }
+                if self.shutdown.is_cancelled() {
+                    return Err(Error::Interrupted);
+                }
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                send().await
+            };
+            let error = match result {
+                Ok(value) => {
+                    self.rate_limit_streak.store(0, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Err(e) => e,
+            };
+            if !error.should_retry() || attempt >= self.max_retries {
+                return Err(error);
+            }
+            attempt += 1;
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            let delay = if error.is_rate_limited() {
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let streak = self.rate_limit_streak.fetch_add(1, Ordering::Relaxed);
+                let delay = rate_limit_delay(streak, error.retry_after());
+                self.pause_all(delay);
+                delay
+            } else {
+                backoff(attempt)
+            };
+            warn!(partition = %label, attempt, max = self.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
+            }
+        }
+    }
+
+    fn pause_all(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut paused = self.paused_until.lock().expect("not poisoned");
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait_for_pause(&self) -> Result<()> {
+        let until = *self.paused_until.lock().expect("not poisoned");
+        if let Some(until) = until
+            && until > Instant::now()
+        {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => {}
+                _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
+            }
+        }
+        Ok(())
+    }
+
+    /// The counters so far (records are counted by the harvest, not here).
+    pub fn stats(&self) -> RunStats {
+        RunStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            ..RunStats::default()
+        }
+    }
+}
+
+/// Exponential back-off for the `attempt`-th retry (from 1), capped, with up to 50% jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    jitter(exp.min(BACKOFF_CAP))
+}
+
+/// The wait after the `streak`-th 429 in a row (from 0): at least [`RATE_LIMIT_FLOOR`] or what
+/// `Retry-After` asked, doubling with the streak, capped, with jitter on top (never below the
+/// floor).
+pub fn rate_limit_delay(streak: u64, retry_after: Option<Duration>) -> Duration {
+    let floor = retry_after.unwrap_or_default().max(RATE_LIMIT_FLOOR);
+    let grown = floor
+        .saturating_mul(1u32 << streak.min(8))
+        .min(BACKOFF_CAP.max(floor));
+    grown + jitter(grown) / 4
+}
+
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= BACKOFF_BASE && backoff(1) >= BACKOFF_BASE / 2);
+        assert!(backoff(3) >= BACKOFF_BASE * 2);
+        for attempt in [10, 20, 1000] {
+            assert!(backoff(attempt) <= BACKOFF_CAP);
+        }
+    }
+
+    #[test]
+    fn rate_limit_waits_at_least_five_seconds_or_what_upstream_asks() {
+        for streak in 0..20 {
+            let d = rate_limit_delay(streak, None);
+            assert!(d >= RATE_LIMIT_FLOOR, "{d:?}");
+            assert!(d <= BACKOFF_CAP + BACKOFF_CAP / 4, "{d:?}");
+        }
+        assert!(rate_limit_delay(0, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
+        assert!(rate_limit_delay(3, None) >= Duration::from_secs(40));
+    }
+}

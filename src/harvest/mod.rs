@@ -1,0 +1,545 @@
+//! The harvest: counts windows, splits the ones too large to page through, pages through the
+//! leaves and proves the copy complete by counting.
+//!
+//! Work is a queue of partitions. A `new` partition is counted: above `paging_cap` it splits
+//! (its children join the queue), otherwise it becomes a leaf and is paged from its checkpoint.
+//! A leaf is done only when the distinct ids its sweep stored (plus its quarantined records)
+//! equal its upstream count; otherwise it is fetched again, up to `leaf_attempts` times. When
+//! the queue is empty, one count of the whole window must equal the sum of the leaf counts;
+//! where it does not, the tree is walked down from the root, counting, to find the partitions
+//! that changed, and those are fetched again.
+//!
+//! Requests go through [`fetch::Fetcher`]; SQL runs on the writer thread ([`Writer`]). This
+//! module does neither itself.
+
+pub mod fetch;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::api::{Page, query, record};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::plan::Window;
+use crate::store::writer::Writer;
+use crate::store::{LeafCheck, Partition, PartitionState, RunStats, Store};
+use fetch::Fetcher;
+
+/// How many times the count proof may send the harvest back to work in one run.
+const PROOF_ROUNDS: usize = 3;
+/// How often a progress line is logged.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// How a harvest ended.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The whole window is mirrored and the counts agree.
+    pub complete: bool,
+    /// One line for the person or the cron mail.
+    pub message: String,
+    pub stats: RunStats,
+}
+
+/// A partition waiting for work, with the count its parent's split suggests (children of a
+/// split likely to be leaves are counted with a full first page, saving a request).
+type Work = (Partition, Option<u64>);
+
+struct Harvest {
+    fetch: Fetcher,
+    writer: Writer,
+    rows: u64,
+    cap: u64,
+    leaf_attempts: u32,
+    written: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// Runs one harvest of `config`'s window into `store` through `fetcher`, until done, failed
+/// or `shutdown`.
+pub async fn run(
+    config: &Config,
+    fetcher: Fetcher,
+    store: Store,
+    shutdown: CancellationToken,
+) -> Result<Outcome> {
+    let window = config.window();
+    let source = config.base_url.clone();
+    let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
+    let root_criteria = query::criteria(&window);
+    let run_id = {
+        let window = window.clone();
+        writer
+            .call(move |s| s.begin_run(&source, &window, &root_criteria))
+            .await?
+    };
+    let h = Arc::new(Harvest {
+        fetch: fetcher,
+        writer,
+        rows: config.rows.get(),
+        cap: config.paging_cap.get(),
+        leaf_attempts: config.leaf_attempts.get(),
+        written: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+    });
+    let result = drive(&h, config.concurrency.get() as usize, &shutdown).await;
+    let mut stats = h.fetch.stats();
+    stats.records_written = h.written.load(Ordering::Relaxed);
+    stats.records_rejected = h.rejected.load(Ordering::Relaxed);
+    let (outcome, message, proven) = match &result {
+        Ok(Proof::Complete { total }) => (
+            "complete",
+            format!(
+                "complete: {total} records in {}..{}, equal to upstream's count ({} requests)",
+                window.lo, window.hi, stats.requests
+            ),
+            Some(*total),
+        ),
+        Ok(Proof::Incomplete(why)) => {
+            ("incomplete", format!("incomplete: {why}; rerunning `oac-mirror harvest` continues where this run stopped"), None)
+        }
+        Err(Error::Interrupted) => (
+            "interrupted",
+            "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped".to_owned(),
+            None,
+        ),
+        Err(e) => ("error", format!("stopped: {e}"), None),
+    };
+    let h = Arc::into_inner(h).expect("no task outlives the harvest");
+    let end = {
+        let (stats, outcome, message) = (stats.clone(), outcome.to_owned(), message.clone());
+        h.writer
+            .call(move |s| s.end_run(run_id, &stats, &outcome, &message, proven))
+            .await
+    };
+    drop(h.writer.close());
+    match result {
+        Ok(_) | Err(Error::Interrupted) => {
+            end?;
+            Ok(Outcome {
+                complete: proven.is_some(),
+                message,
+                stats,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+enum Proof {
+    Complete { total: u64 },
+    Incomplete(String),
+}
+
+/// Works the queue, proves, and goes back to work where the proof found changes.
+async fn drive(
+    h: &Arc<Harvest>,
+    concurrency: usize,
+    shutdown: &CancellationToken,
+) -> Result<Proof> {
+    check_fields(h).await?;
+    for round in 0..PROOF_ROUNDS {
+        let queue = h.writer.call(|s| s.unfinished()).await?;
+        work(
+            h,
+            queue.into_iter().map(|p| (p, None)).collect(),
+            concurrency,
+            shutdown,
+        )
+        .await?;
+        let root = h
+            .writer
+            .call(|s| s.root().map(|r| r.expect("begin_run made a root")))
+            .await?;
+        let (leaf_sum, not_done) = {
+            let id = root.id;
+            h.writer.call(move |s| s.leaf_totals(id)).await?
+        };
+        if not_done > 0 {
+            return Ok(Proof::Incomplete(format!(
+                "{not_done} partition(s) failed (see `oac-mirror status`)"
+            )));
+        }
+        let upstream = h.count(&root.window).await?;
+        if upstream == leaf_sum {
+            let local = {
+                let w = root.window.clone();
+                h.writer.call(move |s| s.local_count(&w)).await?
+            };
+            if local == upstream {
+                info!(
+                    records = upstream,
+                    "every partition verified; the whole window agrees with upstream"
+                );
+                return Ok(Proof::Complete { total: upstream });
+            }
+            return Ok(Proof::Incomplete(format!(
+                "the database holds {local} records in the window but upstream counts {upstream}"
+            )));
+        }
+        warn!(
+            upstream,
+            stored = leaf_sum,
+            round,
+            "the whole window's count moved while harvesting; looking for the partitions that changed"
+        );
+        let mut gaps = vec![];
+        descend(h, root, upstream, &mut gaps).await?;
+        if !gaps.is_empty() {
+            return Ok(Proof::Incomplete(gaps.join("; ")));
+        }
+    }
+    Ok(Proof::Incomplete(format!(
+        "upstream kept changing through {PROOF_ROUNDS} rounds of counting"
+    )))
+}
+
+/// Compares upstream's `/fields` with the 16 known fields: a new one is logged (and kept with
+/// its records), a missing one stops the run.
+async fn check_fields(h: &Harvest) -> Result<()> {
+    let fields = h.fetch.fields().await?;
+    let missing: Vec<String> = record::KNOWN_FIELDS
+        .iter()
+        .filter(|k| !fields.iter().any(|f| f == *k))
+        .map(|k| k.to_string())
+        .collect();
+    // paragraphNumber is listed but never sent; the mirror does not depend on it.
+    let missing: Vec<String> = missing
+        .into_iter()
+        .filter(|k| k != "paragraphNumber")
+        .collect();
+    if !missing.is_empty() {
+        let url = h
+            .fetch
+            .client()
+            .records_url()
+            .replace("/records", "/fields");
+        return Err(Error::SchemaDrift { url, missing });
+    }
+    for f in fields
+        .iter()
+        .filter(|f| !record::KNOWN_FIELDS.contains(&f.as_str()))
+    {
+        warn!(field = %f, "upstream lists a field this version does not know; its values are kept in citations.extra");
+    }
+    Ok(())
+}
+
+/// Processes partitions, `concurrency` at a time, until none is left.
+async fn work(
+    h: &Arc<Harvest>,
+    queue: Vec<Work>,
+    concurrency: usize,
+    shutdown: &CancellationToken,
+) -> Result<()> {
+    let mut queue: VecDeque<Work> = queue.into();
+    let mut tasks = JoinSet::new();
+    let mut progress = tokio::time::interval(PROGRESS_EVERY);
+    progress.tick().await;
+    let mut fatal = None;
+    loop {
+        while fatal.is_none() && !shutdown.is_cancelled() && tasks.len() < concurrency {
+            let Some((p, hint)) = queue.pop_front() else {
+                break;
+            };
+            let h = Arc::clone(h);
+            tasks.spawn(async move { h.process(p, hint).await });
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            done = tasks.join_next() => match done.expect("tasks is not empty") {
+                Ok(Ok(more)) => queue.extend(more),
+                Ok(Err(e)) => {
+                    if fatal.is_none() {
+                        shutdown_others(&e, shutdown);
+                        fatal = Some(e);
+                    }
+                }
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            },
+            _ = progress.tick() => {
+                let stats = h.fetch.stats();
+                info!(
+                    records = h.written.load(Ordering::Relaxed),
+                    requests = stats.requests,
+                    retries = stats.retries,
+                    queued = queue.len() + tasks.len(),
+                    "progress"
+                );
+            }
+        }
+    }
+    match fatal {
+        Some(e) => Err(e),
+        None if shutdown.is_cancelled() => Err(Error::Interrupted),
+        None => Ok(()),
+    }
+}
+
+/// A fatal error in one task stops the others from sending more requests.
+fn shutdown_others(e: &Error, shutdown: &CancellationToken) {
+    if !matches!(e, Error::Interrupted) {
+        shutdown.cancel();
+    }
+}
+
+/// Walks down from `node`, whose upstream count is now `upstream`, to the partitions whose
+/// counts moved, and sends them back to work. Where a split node's children all agree with
+/// upstream but the node does not, records lie outside the tiling: that is reported in `gaps`.
+async fn descend(
+    h: &Harvest,
+    node: Partition,
+    upstream: u64,
+    gaps: &mut Vec<String>,
+) -> Result<()> {
+    let mut stack = vec![(node, upstream)];
+    while let Some((node, upstream)) = stack.pop() {
+        let id = node.id;
+        let (stored, _) = h.writer.call(move |s| s.leaf_totals(id)).await?;
+        if stored == upstream {
+            continue;
+        }
+        if node.state != PartitionState::Split {
+            let reason = format!("upstream count moved from {stored} to {upstream}");
+            info!(partition = %node.window, %reason, "fetching again");
+            h.writer.call(move |s| s.recount(id, &reason)).await?;
+            continue;
+        }
+        let children = h.writer.call(move |s| s.children(id)).await?;
+        let mut sum = 0;
+        let mut moved = vec![];
+        for child in children {
+            let count = h.count(&child.window).await?;
+            sum += count;
+            moved.push((child, count));
+        }
+        if sum != upstream {
+            let gap = format!(
+                "upstream counts {upstream} records in {} but {sum} in its parts: some records fall outside the windows this tool can ask for",
+                node.window
+            );
+            h.writer
+                .call({
+                    let gap = gap.clone();
+                    move |s| s.note_error(id, &gap)
+                })
+                .await?;
+            gaps.push(gap);
+        }
+        stack.extend(moved);
+    }
+    Ok(())
+}
+
+impl Harvest {
+    /// One count of `window` upstream.
+    async fn count(&self, window: &Window) -> Result<u64> {
+        Ok(self
+            .fetch
+            .records(window, &query::criteria(window), 0, 1)
+            .await?
+            .num_found)
+    }
+
+    /// Does the work one partition needs; returns new partitions to work on.
+    async fn process(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
+        let id = p.id;
+        let label = p.window.clone();
+        match self.process_inner(p, hint).await {
+            Err(e) if !e.is_fatal() => {
+                warn!(partition = %label, error = %e, "partition failed; it is retried on the next run");
+                let text = e.to_string();
+                self.writer.call(move |s| s.fail(id, &text)).await?;
+                Ok(vec![])
+            }
+            other => other,
+        }
+    }
+
+    async fn process_inner(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
+        match p.state {
+            PartitionState::New => self.count_and_plan(p, hint).await,
+            PartitionState::Pending => self.page_leaf(p, None).await,
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// Counts a new partition, with a full first page when it is likely a leaf. Splits it
+    /// when it holds more than one query may page through; otherwise pages it.
+    async fn count_and_plan(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
+        let criteria = query::criteria(&p.window);
+        let rows = if hint.is_some_and(|n| n <= self.cap) {
+            self.rows
+        } else {
+            1
+        };
+        let page = self.fetch.records(&p.window, &criteria, 0, rows).await?;
+        let count = page.num_found;
+        if count > self.cap {
+            let Some(parts) = p.window.split() else {
+                let e = format!(
+                    "{count} records share one id, more than paging_cap ({}); cannot split further",
+                    self.cap
+                );
+                return Err(Error::Unverified(e));
+            };
+            debug!(partition = %p.window, count, parts = parts.len(), "splitting");
+            let hint = count / parts.len() as u64;
+            let parts: Vec<_> = parts
+                .into_iter()
+                .map(|w| {
+                    let c = query::criteria(&w);
+                    (w, c)
+                })
+                .collect();
+            let id = p.id;
+            let children = self
+                .writer
+                .call(move |s| s.split(id, count, &parts))
+                .await?;
+            return Ok(children.into_iter().map(|c| (c, Some(hint))).collect());
+        }
+        let id = p.id;
+        let leaf = self
+            .writer
+            .call(move |s| s.start_leaf(id, count, None))
+            .await?;
+        self.page_leaf(leaf, Some(page)).await
+    }
+
+    /// Pages a leaf from its checkpoint and verifies it, fetching it again while the ids it
+    /// stored disagree with its count, up to `leaf_attempts` times. Returns the partition to
+    /// count again when upstream's count outgrew `paging_cap` meanwhile.
+    async fn page_leaf(&self, mut leaf: Partition, mut first: Option<Page>) -> Result<Vec<Work>> {
+        let criteria = query::criteria(&leaf.window);
+        let mut rows = self.rows;
+        loop {
+            let count = leaf.count.expect("a leaf has a count");
+            while leaf.next_offset < count {
+                let start = leaf.next_offset;
+                let page = match first.take() {
+                    Some(page) => page,
+                    None => {
+                        let ask = rows.min(self.cap - start).max(1);
+                        match self
+                            .fetch
+                            .records(&leaf.window, &criteria, start, ask)
+                            .await
+                        {
+                            Err(e) if e.is_too_large() && ask > 1 => {
+                                rows = (ask / 2).max(1);
+                                warn!(partition = %leaf.window, rows, "response too large; asking for fewer rows");
+                                continue;
+                            }
+                            other => other?,
+                        }
+                    }
+                };
+                if page.num_found != count {
+                    let reason = format!(
+                        "upstream count moved from {count} to {} while paging",
+                        page.num_found
+                    );
+                    match self.again(&leaf, page.num_found, reason).await? {
+                        Some(restarted) => {
+                            leaf = restarted;
+                            continue;
+                        }
+                        None => {
+                            let id = leaf.id;
+                            return Ok(vec![(
+                                self.writer.call(move |s| s.partition(id)).await?,
+                                None,
+                            )]);
+                        }
+                    }
+                }
+                if page.docs.is_empty() {
+                    break;
+                }
+                leaf = self.store_page(leaf, page).await?;
+            }
+            let check = {
+                let leaf = leaf.clone();
+                self.writer.call(move |s| s.finish_leaf(&leaf)).await?
+            };
+            match check {
+                LeafCheck::Verified => {
+                    debug!(partition = %leaf.window, count, "leaf verified");
+                    return Ok(vec![]);
+                }
+                LeafCheck::Mismatch { local, expected } => {
+                    let reason = format!(
+                        "upstream counts {expected} records but {local} distinct ones were stored"
+                    );
+                    leaf = self
+                        .again(&leaf, expected, reason)
+                        .await?
+                        .expect("the count still fits");
+                }
+            }
+        }
+    }
+
+    /// The leaf must be fetched again (`reason` says why), now against `count`: from the start
+    /// in a new sweep (returned), or, when `count` no longer fits one query, by counting it
+    /// again (`None`). Fails the leaf once it has used its attempts for this run.
+    async fn again(
+        &self,
+        leaf: &Partition,
+        count: u64,
+        reason: String,
+    ) -> Result<Option<Partition>> {
+        if leaf.attempts + 1 >= self.leaf_attempts {
+            return Err(Error::Unverified(format!(
+                "{reason}, after {} fetches",
+                leaf.attempts + 1
+            )));
+        }
+        warn!(partition = %leaf.window, %reason, "fetching the partition again");
+        let id = leaf.id;
+        if count > self.cap {
+            self.writer.call(move |s| s.recount(id, &reason)).await?;
+            return Ok(None);
+        }
+        Ok(Some(
+            self.writer
+                .call(move |s| s.start_leaf(id, count, Some(&reason)))
+                .await?,
+        ))
+    }
+
+    /// Checks a page's records and stores them with the leaf's next offset.
+    async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<Partition> {
+        let served = page.docs.len() as u64;
+        let mut citations = Vec::with_capacity(page.docs.len());
+        let mut rejected = vec![];
+        for doc in page.docs {
+            match record::parse(doc) {
+                Ok(c) => citations.push(c),
+                Err(r) => {
+                    warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
+                    rejected.push(r);
+                }
+            }
+        }
+        let next = leaf.next_offset + served;
+        self.written
+            .fetch_add(citations.len() as u64, Ordering::Relaxed);
+        self.rejected
+            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
+        let (id, sweep) = (leaf.id, leaf.sweep.expect("a leaf has a sweep"));
+        self.writer
+            .call(move |s| s.put_page(id, sweep, next, &citations, &rejected))
+            .await?;
+        leaf.next_offset = next;
+        Ok(leaf)
+    }
+}

@@ -1,0 +1,268 @@
+//! The `oac-mirror` command: parses arguments, sets up logging, loads the configuration, calls
+//! one library entry point and turns the result into an exit status
+//! (0 complete, 1 incomplete but resumable, 2 usage or configuration error).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use oac_mirror::config::{self, RawConfig};
+use oac_mirror::harvest::{self, fetch::Fetcher};
+use oac_mirror::store::Store;
+use oac_mirror::{Error, api, replica};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "oac-mirror",
+    version,
+    about = "Mirror the USPTO Office Action Citations API (v2) into SQLite"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Harvest (or continue harvesting) the window into the database. The API key is read
+    /// from the environment variable USPTO_API_KEY.
+    Harvest(HarvestArgs),
+    /// Report the state of a mirror from the database alone.
+    Status(StatusArgs),
+    /// Serve a local replica of the USPTO service with synthetic records, for trying the tool
+    /// without an API key.
+    Replica(ReplicaArgs),
+}
+
+#[derive(Args)]
+struct HarvestArgs {
+    /// Config file (TOML); see config.example.toml. Also OAC_MIRROR_CONFIG.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// SQLite database file [default: oac-mirror.db]
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Dataset prefix; the tool calls URL/records and URL/fields [default: the Open Data Portal's]
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// First day of the window, from 00:00:00 [default: 2017-10-01]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    from: Option<String>,
+    /// Last day of the window, through 23:59:59, or `today` [default: 2025-12-31]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    to: Option<String>,
+    /// Requests per second across the harvest [default: 4]
+    #[arg(long, value_name = "REQ_PER_SEC")]
+    rate: Option<f64>,
+    /// Requests in flight at once [default: 1]
+    #[arg(long, value_name = "N")]
+    concurrency: Option<u32>,
+    /// Records per page [default: 1000]
+    #[arg(long, value_name = "N")]
+    rows: Option<u64>,
+    /// Most records one query may page through, start + rows [default: 10000]
+    #[arg(long, value_name = "N")]
+    paging_cap: Option<u64>,
+    /// Fetches of one partition per run before it is marked failed [default: 3]
+    #[arg(long, value_name = "N")]
+    leaf_attempts: Option<u32>,
+    /// Retries of one request after a 429, 5xx, timeout or cut connection [default: 8]
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
+    /// Seconds to wait for a connection [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    connect_timeout: Option<f64>,
+    /// Seconds to wait for a whole response [default: 120]
+    #[arg(long, value_name = "SECONDS")]
+    request_timeout: Option<f64>,
+    /// Log warnings and errors only
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl HarvestArgs {
+    fn raw(&self) -> RawConfig {
+        RawConfig {
+            db: self.db.clone(),
+            base_url: self.base_url.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            rate: self.rate,
+            concurrency: self.concurrency,
+            rows: self.rows,
+            paging_cap: self.paging_cap,
+            quiet: self.quiet.then_some(true),
+            leaf_attempts: self.leaf_attempts,
+            max_retries: self.max_retries,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// SQLite database file [default: oac-mirror.db]
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ReplicaArgs {
+    /// Address to listen on (loopback)
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// How many synthetic records to serve
+    #[arg(long, default_value_t = 100_000)]
+    records: usize,
+    /// Seed of the synthetic records (the same seed gives the same records)
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Require this X-API-KEY (default: accept any non-empty key, or none)
+    #[arg(long, value_name = "KEY")]
+    require_key: Option<String>,
+    /// The replica's paging cap (start + rows), like the real service's
+    #[arg(long, default_value_t = 10_000)]
+    paging_cap: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(&cli.command, Command::Harvest(a) if a.quiet);
+    init_logging(quiet);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the async runtime");
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("oac-mirror: {e:#}");
+            match e.downcast_ref::<Error>() {
+                Some(
+                    Error::Config { .. }
+                    | Error::ConfigRead { .. }
+                    | Error::ConfigParse { .. }
+                    | Error::BaseUrl(_),
+                ) => ExitCode::from(2),
+                Some(Error::SourceMismatch { .. } | Error::WindowMismatch { .. }) => {
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OAC_MIRROR_LOG")
+        .unwrap_or_else(|_| default.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Harvest(args) => {
+            let config = config::load(args.raw(), args.config.as_deref(), &env)?;
+            if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
+                return Err(Error::Config {
+                    origin: "environment".into(),
+                    key: config::API_KEY_ENV.into(),
+                    value: String::new(),
+                    problem: "is not set; the Open Data Portal needs an API key (see README: getting a key)".into(),
+                }
+                .into());
+            }
+            let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+            let store = Store::open(&config.db)?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            let fetcher = Fetcher::new(
+                client,
+                config.rate,
+                config.concurrency,
+                config.max_retries,
+                shutdown.clone(),
+            );
+            let outcome = harvest::run(&config, fetcher, store, shutdown).await?;
+            if outcome.complete {
+                tracing::info!("{}", outcome.message);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("oac-mirror: {}", outcome.message);
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Status(args) => {
+            let raw = RawConfig {
+                db: args.db.clone(),
+                ..Default::default()
+            };
+            let config = config::load(raw, args.config.as_deref(), &env)?;
+            let store = Store::open_read_only(&config.db)?;
+            let status = store.status()?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).context("encode status")?
+                );
+            } else {
+                print!("{status}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replica(args) => {
+            let data = replica::synthetic(args.records, args.seed);
+            let settings = replica::Settings {
+                require_key: args.require_key,
+                paging_cap: args.paging_cap,
+                ..replica::Settings::default()
+            };
+            let server = replica::Replica::start(args.listen, data, settings).await?;
+            eprintln!(
+                "replica serving {} synthetic records at {}\n  try: oac-mirror harvest --base-url {} --db demo.db",
+                args.records,
+                server.base_url(),
+                server.base_url()
+            );
+            tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, the page in flight is
+/// finished or dropped, and the run ends with its progress committed.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::warn!("signal received: finishing the page in flight, then stopping");
+    shutdown.cancel();
+}

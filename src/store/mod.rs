@@ -1,0 +1,174 @@
+//! The SQLite side: opening and migrating the database, the checkpoint (partitions), record
+//! upserts and the status queries. All of it is blocking; during a harvest one [`Store`] lives on
+//! the writer thread ([`writer::Writer`]) and nothing else writes.
+//!
+//! The store never talks HTTP; it is told what upstream said (counts, pages) and records it, each
+//! page in one transaction with the checkpoint that describes it.
+
+mod partitions;
+mod records;
+mod status;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
+pub use status::{FailedPartition, RunSummary, Status};
+
+/// The numbered SQL files in `migrations/`, in order. Never edit or reorder a released one;
+/// add a new one.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    caches: records::Caches,
+    next_sweep: i64,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database for harvesting: WAL,
+    /// `synchronous=NORMAL`, foreign keys on.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn =
+            Connection::open(path).map_err(Error::sqlite(format!("open {}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(Error::sqlite("set WAL mode"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(Error::sqlite("set synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(Error::sqlite("enable foreign keys"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(Error::sqlite("set busy timeout"))?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+            caches: Default::default(),
+            next_sweep: 0,
+        };
+        store.migrate()?;
+        store.next_sweep = store
+            .conn
+            .query_row(
+                "SELECT ifnull(max(sweep), 0) + 1 FROM partitions",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("read sweeps"))?;
+        Ok(store)
+    }
+
+    /// Opens an existing database without writing to it (for `status` and exports).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no database here; run `oac-mirror harvest` first",
+                ),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(Error::sqlite(format!("open {}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(Error::sqlite("set busy timeout"))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(Error::sqlite("read schema version"))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(Error::SchemaTooNew {
+                path: path.to_owned(),
+                found: version,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            caches: Default::default(),
+            next_sweep: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for tests and read-only queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Applies the migrations newer than `PRAGMA user_version`, all in one exclusive transaction.
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+            .map_err(Error::sqlite("begin migration"))?;
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(Error::sqlite("read schema version"))?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(Error::SchemaTooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(sql)
+                .map_err(Error::sqlite(format!("apply migration {}", i + 1)))?;
+        }
+        tx.pragma_update(None, "user_version", known)
+            .map_err(Error::sqlite("record schema version"))?;
+        tx.commit().map_err(Error::sqlite("commit migration"))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(Error::sqlite(format!("read meta {key}")))
+    }
+}
+
+/// Now, as stored in every `*_at` column: UTC, second resolution, RFC 3339.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        let v: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        store.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(store);
+        assert!(matches!(
+            Store::open(&path),
+            Err(Error::SchemaTooNew { found: 99, .. })
+        ));
+    }
+}

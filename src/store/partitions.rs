@@ -1,0 +1,453 @@
+//! The checkpoint: the planner's tree of partitions, persisted, and the run bookkeeping.
+//!
+//! Every state change of a partition is one transaction; a page of records is written in the
+//! same transaction as the `next_offset` it advances to (see `records.rs`), so a killed run
+//! loses at most the page that was in flight.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, now};
+use crate::error::{Error, Result};
+use crate::plan::{Stamp, Window};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionState {
+    New,
+    Split,
+    Pending,
+    Done,
+    Failed,
+}
+
+impl PartitionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartitionState::New => "new",
+            PartitionState::Split => "split",
+            PartitionState::Pending => "pending",
+            PartitionState::Done => "done",
+            PartitionState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> PartitionState {
+        match text {
+            "split" => PartitionState::Split,
+            "pending" => PartitionState::Pending,
+            "done" => PartitionState::Done,
+            "failed" => PartitionState::Failed,
+            _ => PartitionState::New,
+        }
+    }
+}
+
+/// One row of the `partitions` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub id: i64,
+    pub parent: Option<i64>,
+    pub window: Window,
+    pub count: Option<u64>,
+    pub next_offset: u64,
+    pub state: PartitionState,
+    pub sweep: Option<i64>,
+    pub attempts: u32,
+}
+
+/// What finishing a leaf found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafCheck {
+    /// The distinct ids stored (plus quarantined records) equal the upstream count.
+    Verified,
+    /// They do not: the leaf holds `local` of `expected`.
+    Mismatch { local: u64, expected: u64 },
+}
+
+/// Counters of one run, written to the `runs` table at its end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub records_written: u64,
+    pub records_rejected: u64,
+}
+
+const COLUMNS: &str = "partition_id, parent_id, lo, hi, id_prefix, upstream_count, next_offset, state, sweep, attempts";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Partition> {
+    let stamp = |i: usize| -> rusqlite::Result<Stamp> {
+        let text: String = row.get(i)?;
+        Stamp::parse(&text).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Text,
+                format!("bad stamp {text:?}").into(),
+            )
+        })
+    };
+    Ok(Partition {
+        id: row.get(0)?,
+        parent: row.get(1)?,
+        window: Window {
+            lo: stamp(2)?,
+            hi: stamp(3)?,
+            id_prefix: row.get(4)?,
+        },
+        count: row.get(5)?,
+        next_offset: row.get(6)?,
+        state: PartitionState::parse(&row.get::<_, String>(7)?),
+        sweep: row.get(8)?,
+        attempts: row.get(9)?,
+    })
+}
+
+impl Store {
+    /// Starts a run over `window` from `source`: checks that the database mirrors the same
+    /// source and window, creates the root partition on first use, records the run, and returns
+    /// the run id. A database holding a finished mirror is marked not complete until this run
+    /// proves it again.
+    pub fn begin_run(&mut self, source: &str, window: &Window, criteria: &str) -> Result<i64> {
+        if let Some(stored) = self.meta("source_prefix")? {
+            if stored != source {
+                return Err(Error::SourceMismatch {
+                    path: self.path.clone(),
+                    stored,
+                    asked: source.to_owned(),
+                });
+            }
+        }
+        let root = self.root()?;
+        if let Some(root) = &root {
+            if root.window != *window {
+                return Err(Error::WindowMismatch {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "it mirrors {}..{}, this run asks for {}..{}; changing the window of an existing mirror is not supported yet, use another --db",
+                        root.window.lo, root.window.hi, window.lo, window.hi
+                    ),
+                });
+            }
+        }
+        let at = now();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(Error::sqlite("begin run"))?;
+        if root.is_none() {
+            tx.execute(
+                "INSERT INTO partitions (lo, hi, id_prefix, criteria, created_at, updated_at) VALUES (?1, ?2, '', ?3, ?4, ?4)",
+                params![window.lo.to_string(), window.hi.to_string(), criteria, at],
+            )
+            .map_err(Error::sqlite("create root partition"))?;
+        }
+        let set = |key: &str, value: &str, overwrite: bool| {
+            let sql = if overwrite {
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            } else {
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING"
+            };
+            tx.execute(sql, params![key, value])
+                .map(|_| ())
+                .map_err(Error::sqlite(format!("write meta {key}")))
+        };
+        set("source_prefix", source, true)?;
+        set("window_from", &window.lo.to_string(), true)?;
+        set("window_to", &window.hi.to_string(), true)?;
+        set("tool_version", env!("CARGO_PKG_VERSION"), true)?;
+        set("first_run_at", &at, false)?;
+        set("last_run_at", &at, true)?;
+        set("complete", "false", true)?;
+        // A new run gives unfinished partitions a fresh set of attempts; a failed one goes back
+        // to paging from its checkpoint, or to counting when it failed before it was counted.
+        tx.execute(
+            "UPDATE partitions SET attempts = 0, updated_at = ?1,
+                state = CASE WHEN state <> 'failed' THEN state WHEN sweep IS NULL THEN 'new' ELSE 'pending' END
+             WHERE state IN ('new', 'pending', 'failed')",
+            [&at],
+        )
+        .map_err(Error::sqlite("reset failed partitions"))?;
+        tx.execute(
+            "INSERT INTO runs (started_at, window_from, window_to) VALUES (?1, ?2, ?3)",
+            params![at, window.lo.to_string(), window.hi.to_string()],
+        )
+        .map_err(Error::sqlite("record run"))?;
+        let run = tx.last_insert_rowid();
+        tx.commit().map_err(Error::sqlite("commit run start"))?;
+        Ok(run)
+    }
+
+    /// The partition without a parent, if the database has one.
+    pub fn root(&self) -> Result<Option<Partition>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM partitions WHERE parent_id IS NULL"),
+                [],
+                from_row,
+            )
+            .optional()
+            .map_err(Error::sqlite("read root partition"))
+    }
+
+    /// Partitions that still need work: not counted, or leaves not yet done, in window order.
+    pub fn unfinished(&self) -> Result<Vec<Partition>> {
+        self.select(
+            "WHERE state IN ('new', 'pending') ORDER BY lo, id_prefix",
+            [],
+        )
+    }
+
+    /// The direct children of a split partition, in window order.
+    pub fn children(&self, id: i64) -> Result<Vec<Partition>> {
+        self.select("WHERE parent_id = ?1 ORDER BY lo, id_prefix", [id])
+    }
+
+    pub fn partition(&self, id: i64) -> Result<Partition> {
+        self.select("WHERE partition_id = ?1", [id])?
+            .pop()
+            .ok_or_else(|| Error::Sqlite {
+                context: format!("partition {id}"),
+                source: rusqlite::Error::QueryReturnedNoRows,
+            })
+    }
+
+    fn select<P: rusqlite::Params>(&self, clause: &str, p: P) -> Result<Vec<Partition>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM partitions {clause}"))
+            .map_err(Error::sqlite("read partitions"))?;
+        let rows = stmt
+            .query_map(p, from_row)
+            .map_err(Error::sqlite("read partitions"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(Error::sqlite("read partitions"))
+    }
+
+    /// Records that `id` counted `count` records, more than one query may page through, and
+    /// replaces it by `children` (windows with their criteria), which tile it. Records the
+    /// partition held as a leaf stay; its children's fetches see them again.
+    pub fn split(
+        &mut self,
+        id: i64,
+        count: u64,
+        children: &[(Window, String)],
+    ) -> Result<Vec<Partition>> {
+        let at = now();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(Error::sqlite("begin split"))?;
+        tx.execute(
+            "UPDATE partitions SET state = 'split', upstream_count = ?2, next_offset = 0, sweep = NULL, updated_at = ?3 WHERE partition_id = ?1",
+            params![id, count, at],
+        )
+        .map_err(Error::sqlite("mark partition split"))?;
+        tx.execute("DELETE FROM rejected_records WHERE partition_id = ?1", [id])
+            .map_err(Error::sqlite("clear split partition's rejected records"))?;
+        for (w, criteria) in children {
+            tx.execute(
+                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![id, w.lo.to_string(), w.hi.to_string(), w.id_prefix, criteria, at],
+            )
+            .map_err(Error::sqlite("create child partition"))?;
+        }
+        tx.commit().map_err(Error::sqlite("commit split"))?;
+        self.children(id)
+    }
+
+    /// Makes `id` a leaf to be paged from offset 0 against `count`, in a new sweep. Used for a
+    /// freshly counted partition and for one that must be fetched again (`reason` says why,
+    /// and counts as an attempt). Quarantined records of the old sweep are dropped: the new
+    /// sweep meets them again if upstream still has them.
+    pub fn start_leaf(&mut self, id: i64, count: u64, reason: Option<&str>) -> Result<Partition> {
+        let sweep = self.next_sweep;
+        self.next_sweep += 1;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(Error::sqlite("begin leaf"))?;
+        tx.execute(
+            "UPDATE partitions SET state = 'pending', upstream_count = ?2, next_offset = 0, sweep = ?3,
+                attempts = attempts + ?4, last_error = coalesce(?5, last_error), updated_at = ?6 WHERE partition_id = ?1",
+            params![id, count, sweep, reason.is_some() as i64, reason, now()],
+        )
+        .map_err(Error::sqlite("start leaf"))?;
+        tx.execute("DELETE FROM rejected_records WHERE partition_id = ?1", [id])
+            .map_err(Error::sqlite("clear leaf's rejected records"))?;
+        tx.commit().map_err(Error::sqlite("commit leaf start"))?;
+        self.partition(id)
+    }
+
+    /// Compares what the leaf's sweep stored with its upstream count. When they agree the leaf is
+    /// done, and records stored earlier in its window that this sweep did not see are marked
+    /// deleted (they vanished upstream or moved out of the window).
+    pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<LeafCheck> {
+        let sweep = leaf.sweep.expect("a leaf has a sweep");
+        let expected = leaf.count.expect("a leaf has a count");
+        let (range, args) = range_clause(&leaf.window);
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(Error::sqlite("begin leaf check"))?;
+        let stored: u64 = tx
+            .query_row(
+                &format!("SELECT count(*) FROM citations WHERE {range} AND sweep = ?"),
+                rusqlite::params_from_iter(args.iter().chain([&sweep.to_string()])),
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("count leaf records"))?;
+        let rejected: u64 = tx
+            .query_row(
+                "SELECT count(*) FROM rejected_records WHERE partition_id = ?1 AND sweep = ?2",
+                params![leaf.id, sweep],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("count leaf rejects"))?;
+        let local = stored + rejected;
+        if local != expected {
+            return Ok(LeafCheck::Mismatch { local, expected });
+        }
+        let at = now();
+        tx.execute(
+            &format!("UPDATE citations SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL"),
+            rusqlite::params_from_iter([&at].into_iter().chain(args.iter()).chain([&sweep.to_string()])),
+        )
+        .map_err(Error::sqlite("mark vanished records"))?;
+        tx.execute(
+            "UPDATE partitions SET state = 'done', last_error = NULL, done_at = ?2, updated_at = ?2 WHERE partition_id = ?1",
+            params![leaf.id, at],
+        )
+        .map_err(Error::sqlite("mark leaf done"))?;
+        tx.commit().map_err(Error::sqlite("commit leaf check"))?;
+        Ok(LeafCheck::Verified)
+    }
+
+    /// Gives up on a partition for this run, keeping its progress and the reason.
+    pub fn fail(&mut self, id: i64, error: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE partitions SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE partition_id = ?1",
+                params![id, error, now()],
+            )
+            .map(|_| ())
+            .map_err(Error::sqlite("mark partition failed"))
+    }
+
+    /// Sends a leaf back to be counted again (its count moved; it may now need splitting).
+    pub fn recount(&mut self, id: i64, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, last_error = ?2, updated_at = ?3
+                 WHERE partition_id = ?1",
+                params![id, reason, now()],
+            )
+            .map(|_| ())
+            .map_err(Error::sqlite("send partition back to counting"))
+    }
+
+    /// Records an error against a partition without changing its state (a split whose
+    /// children do not add up, a retry).
+    pub fn note_error(&mut self, id: i64, error: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE partitions SET last_error = ?2, updated_at = ?3 WHERE partition_id = ?1",
+                params![id, error, now()],
+            )
+            .map(|_| ())
+            .map_err(Error::sqlite("note partition error"))
+    }
+
+    /// The sum of the upstream counts of the done leaves under `id` (itself included), and
+    /// how many leaves under it are not done.
+    pub fn leaf_totals(&self, id: i64) -> Result<(u64, u64)> {
+        self.conn
+            .query_row(
+                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT p.partition_id FROM partitions p JOIN sub ON p.parent_id = sub.id)
+                 SELECT ifnull(sum(CASE WHEN state = 'done' THEN upstream_count END), 0),
+                        count(CASE WHEN state <> 'done' AND state <> 'split' THEN 1 END)
+                 FROM partitions JOIN sub ON partitions.partition_id = sub.id",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(Error::sqlite("sum leaf counts"))
+    }
+
+    /// Records mirrored in `window` (not deleted), plus the quarantined records of the leaves
+    /// inside it: the local side of a count comparison with upstream.
+    pub fn local_count(&self, window: &Window) -> Result<u64> {
+        let (range, args) = range_clause(window);
+        let stored: u64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM citations WHERE {range} AND deleted_at IS NULL"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("count window records"))?;
+        let rejected: u64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id)
+                 WHERE p.lo >= ?1 AND p.hi <= ?2 AND substr(p.id_prefix, 1, length(?3)) = ?3 AND r.sweep = p.sweep",
+                params![window.lo.to_string(), window.hi.to_string(), window.id_prefix],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("count window rejects"))?;
+        Ok(stored + rejected)
+    }
+
+    /// Ends a run: its counters, how it ended, and, when the whole window was proven, the
+    /// `complete` flag and the upstream total it was checked against.
+    pub fn end_run(
+        &mut self,
+        run: i64,
+        stats: &RunStats,
+        outcome: &str,
+        message: &str,
+        proven_total: Option<u64>,
+    ) -> Result<()> {
+        let at = now();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(Error::sqlite("begin run end"))?;
+        tx.execute(
+            "UPDATE runs SET ended_at = ?2, outcome = ?3, message = ?4, requests = ?5, retries = ?6, rate_limited = ?7,
+                records_written = ?8, records_rejected = ?9 WHERE run_id = ?1",
+            params![run, at, outcome, message, stats.requests, stats.retries, stats.rate_limited, stats.records_written, stats.records_rejected],
+        )
+        .map_err(Error::sqlite("record run end"))?;
+        let complete = proven_total.is_some();
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'complete'",
+            [complete.to_string()],
+        )
+        .map_err(Error::sqlite("write meta complete"))?;
+        if let Some(total) = proven_total {
+            for (key, value) in [
+                ("upstream_total", total.to_string()),
+                ("verified_at", at.clone()),
+            ] {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )
+                .map_err(Error::sqlite("write meta"))?;
+            }
+        }
+        tx.commit().map_err(Error::sqlite("commit run end"))
+    }
+}
+
+/// `create_date_time` between the window's bounds and, below one second, `id` within its
+/// prefix; with the text arguments in order.
+fn range_clause(w: &Window) -> (String, Vec<String>) {
+    let mut clause = "create_date_time >= ? AND create_date_time <= ?".to_owned();
+    let mut args = vec![w.lo.to_string(), w.hi.to_string()];
+    if let Some(upper) = w.id_upper() {
+        clause.push_str(" AND id >= ? AND id < ?");
+        args.push(w.id_prefix.clone());
+        args.push(upper);
+    }
+    (clause, args)
+}

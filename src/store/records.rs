@@ -1,0 +1,236 @@
+//! Writing pages of records: the normalized upsert and the quarantine, in one transaction with
+//! the checkpoint.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, now};
+use crate::api::record::{Citation, Rejected};
+use crate::error::{Error, Result};
+
+/// Ids of dimension rows already written, so that most records need one statement, not four.
+/// Bounded: cleared when full, which costs a few lookups and nothing else.
+#[derive(Default)]
+pub(super) struct Caches {
+    applications: HashSet<String>,
+    actions: HashMap<ActionKey, i64>,
+    references: HashMap<(Option<String>, Option<String>), i64>,
+}
+
+const CACHE_LIMIT: usize = 100_000;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ActionKey {
+    document: Option<String>,
+    application: Option<String>,
+    art_unit: Option<String>,
+    tech_center: Option<String>,
+    work_group: Option<String>,
+}
+
+impl Store {
+    /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
+    /// `next_offset`, all in one transaction.
+    pub fn put_page(
+        &mut self,
+        id: i64,
+        sweep: i64,
+        next_offset: u64,
+        citations: &[Citation],
+        rejected: &[Rejected],
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(Error::sqlite("begin page"))?;
+        let result = write_page(
+            &tx,
+            &mut self.caches,
+            id,
+            sweep,
+            next_offset,
+            citations,
+            rejected,
+        );
+        match result {
+            Ok(()) => tx.commit().map_err(Error::sqlite("commit page")),
+            Err(e) => {
+                // The rolled-back rows may be cached; forget them all.
+                self.caches = Caches::default();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn write_page(
+    tx: &Transaction<'_>,
+    caches: &mut Caches,
+    id: i64,
+    sweep: i64,
+    next_offset: u64,
+    citations: &[Citation],
+    rejected: &[Rejected],
+) -> Result<()> {
+    if caches.applications.len() > CACHE_LIMIT
+        || caches.actions.len() > CACHE_LIMIT
+        || caches.references.len() > CACHE_LIMIT
+    {
+        *caches = Caches::default();
+    }
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
+                paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
+                office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (id) DO UPDATE SET
+                office_action_id = excluded.office_action_id,
+                reference_id = excluded.reference_id,
+                action_type_category = excluded.action_type_category,
+                legal_section_code = excluded.legal_section_code,
+                paragraph_number = excluded.paragraph_number,
+                examiner_cited_reference_indicator = excluded.examiner_cited_reference_indicator,
+                applicant_cited_examiner_reference_indicator = excluded.applicant_cited_examiner_reference_indicator,
+                office_action_citation_reference_indicator = excluded.office_action_citation_reference_indicator,
+                create_date_time = excluded.create_date_time,
+                create_user_identifier = excluded.create_user_identifier,
+                extra = excluded.extra,
+                sweep = excluded.sweep,
+                deleted_at = NULL",
+        )
+        .map_err(Error::sqlite("prepare citation upsert"))?;
+    for c in citations {
+        let action = action_id(tx, caches, c)?;
+        let reference = reference_id(tx, caches, c)?;
+        upsert
+            .execute(params![
+                c.id,
+                action,
+                reference,
+                c.action_type_category,
+                c.legal_section_code,
+                c.paragraph_number,
+                c.examiner_cited_reference_indicator,
+                c.applicant_cited_examiner_reference_indicator,
+                c.office_action_citation_reference_indicator,
+                c.create_date_time,
+                c.create_user_identifier,
+                c.extra,
+                sweep,
+            ])
+            .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+    }
+    let at = now();
+    let mut quarantine = tx
+        .prepare_cached(
+            "INSERT INTO rejected_records (partition_id, sweep, record_id, create_date_time, reason, raw_json, seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(Error::sqlite("prepare quarantine"))?;
+    for r in rejected {
+        quarantine
+            .execute(params![
+                id,
+                sweep,
+                r.id,
+                r.create_date_time,
+                r.reason,
+                r.raw_json,
+                at
+            ])
+            .map_err(Error::sqlite("quarantine record"))?;
+    }
+    let moved = tx
+        .execute(
+            "UPDATE partitions SET next_offset = ?3, updated_at = ?4 WHERE partition_id = ?1 AND sweep = ?2",
+            params![id, sweep, next_offset, at],
+        )
+        .map_err(Error::sqlite("advance checkpoint"))?;
+    if moved != 1 {
+        return Err(Error::Sqlite {
+            context: format!(
+                "advance checkpoint of partition {id}: it is no longer in sweep {sweep}"
+            ),
+            source: rusqlite::Error::StatementChangedRows(moved),
+        });
+    }
+    Ok(())
+}
+
+fn action_id(tx: &Transaction<'_>, caches: &mut Caches, c: &Citation) -> Result<i64> {
+    if let Some(number) = &c.patent_application_number
+        && !caches.applications.contains(number)
+    {
+        tx.prepare_cached("INSERT INTO applications (patent_application_number) VALUES (?1) ON CONFLICT DO NOTHING")
+            .and_then(|mut s| s.execute([number]))
+            .map_err(Error::sqlite("store application"))?;
+        caches.applications.insert(number.clone());
+    }
+    let key = ActionKey {
+        document: c.obsolete_document_identifier.clone(),
+        application: c.patent_application_number.clone(),
+        art_unit: c.group_art_unit_number.clone(),
+        tech_center: c.tech_center.clone(),
+        work_group: c.work_group.clone(),
+    };
+    if let Some(&id) = caches.actions.get(&key) {
+        return Ok(id);
+    }
+    let values = params![
+        key.document,
+        key.application,
+        key.art_unit,
+        key.tech_center,
+        key.work_group
+    ];
+    let found: Option<i64> = tx
+        .prepare_cached(
+            "SELECT office_action_id FROM office_actions WHERE ifnull(obsolete_document_identifier, '') = ifnull(?1, '')
+               AND ifnull(patent_application_number, '') = ifnull(?2, '') AND ifnull(group_art_unit_number, '') = ifnull(?3, '')
+               AND ifnull(tech_center, '') = ifnull(?4, '') AND ifnull(work_group, '') = ifnull(?5, '')",
+        )
+        .and_then(|mut s| s.query_row(values, |r| r.get(0)).optional())
+        .map_err(Error::sqlite("look up office action"))?;
+    let id = match found {
+        Some(id) => id,
+        None => tx
+            .prepare_cached(
+                "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number, group_art_unit_number,
+                    tech_center, work_group) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING office_action_id",
+            )
+            .and_then(|mut s| s.query_row(values, |r| r.get(0)))
+            .map_err(Error::sqlite("store office action"))?,
+    };
+    caches.actions.insert(key, id);
+    Ok(id)
+}
+
+fn reference_id(tx: &Transaction<'_>, caches: &mut Caches, c: &Citation) -> Result<i64> {
+    let key = (
+        c.reference_identifier.clone(),
+        c.parsed_reference_identifier.clone(),
+    );
+    if let Some(&id) = caches.references.get(&key) {
+        return Ok(id);
+    }
+    let found: Option<i64> = tx
+        .prepare_cached(
+            "SELECT reference_id FROM cited_references WHERE ifnull(reference_identifier, '') = ifnull(?1, '')
+               AND ifnull(parsed_reference_identifier, '') = ifnull(?2, '')",
+        )
+        .and_then(|mut s| s.query_row(params![key.0, key.1], |r| r.get(0)).optional())
+        .map_err(Error::sqlite("look up reference"))?;
+    let id = match found {
+        Some(id) => id,
+        None => tx
+            .prepare_cached(
+                "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier) VALUES (?1, ?2) RETURNING reference_id",
+            )
+            .and_then(|mut s| s.query_row(params![key.0, key.1], |r| r.get(0)))
+            .map_err(Error::sqlite("store reference"))?,
+    };
+    caches.references.insert(key, id);
+    Ok(id)
+}

@@ -1,0 +1,195 @@
+//! What `oac-mirror status` reports, read from the database alone (no request upstream).
+
+use std::collections::BTreeMap;
+
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// The state of a mirror.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// True when the last run proved the whole window: every leaf's stored ids equal its
+    /// upstream count and the leaf counts add up to one count of the whole window.
+    pub complete: bool,
+    /// Rows in the `oa_citations` view.
+    pub records: u64,
+    /// Records in quarantine (`rejected_records`).
+    pub rejected: u64,
+    /// Partitions by state (`new`, `split`, `pending`, `done`, `failed`).
+    pub partitions: BTreeMap<String, u64>,
+    /// Leaves that failed, with their last error.
+    pub failed: Vec<FailedPartition>,
+    pub source: Option<String>,
+    pub window_from: Option<String>,
+    pub window_to: Option<String>,
+    /// The upstream count of the whole window that the last complete run was checked against.
+    pub upstream_total: Option<u64>,
+    pub verified_at: Option<String>,
+    pub last_run: Option<RunSummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailedPartition {
+    pub window: String,
+    pub criteria: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub outcome: Option<String>,
+    pub requests: u64,
+    pub records_written: u64,
+    pub message: Option<String>,
+}
+
+impl Store {
+    pub fn status(&self) -> Result<Status> {
+        let q = |sql: &str| -> Result<u64> {
+            self.conn
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(Error::sqlite("read status"))
+        };
+        let mut partitions = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM partitions GROUP BY state")
+            .map_err(Error::sqlite("read status"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
+            .map_err(Error::sqlite("read status"))?;
+        for row in rows {
+            let (state, n) = row.map_err(Error::sqlite("read status"))?;
+            partitions.insert(state, n);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = 'failed' ORDER BY lo, id_prefix",
+            )
+            .map_err(Error::sqlite("read status"))?;
+        let failed = stmt
+            .query_map([], |r| {
+                let (lo, hi, prefix): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let mut window = if lo == hi { lo } else { format!("{lo}..{hi}") };
+                if !prefix.is_empty() {
+                    window.push_str(&format!(" id:{prefix}*"));
+                }
+                Ok(FailedPartition {
+                    window,
+                    criteria: r.get(3)?,
+                    last_error: r.get(4)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(Error::sqlite("read status"))?;
+        let last_run = self
+            .conn
+            .query_row(
+                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, message FROM runs ORDER BY run_id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(RunSummary {
+                        run_id: r.get(0)?,
+                        started_at: r.get(1)?,
+                        ended_at: r.get(2)?,
+                        outcome: r.get(3)?,
+                        requests: r.get(4)?,
+                        records_written: r.get(5)?,
+                        message: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(Error::sqlite("read status"))?;
+        Ok(Status {
+            complete: self.meta("complete")?.as_deref() == Some("true"),
+            records: q("SELECT count(*) FROM oa_citations")?,
+            rejected: q(
+                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep",
+            )?,
+            partitions,
+            failed,
+            source: self.meta("source_prefix")?,
+            window_from: self.meta("window_from")?,
+            window_to: self.meta("window_to")?,
+            upstream_total: self.meta("upstream_total")?.and_then(|t| t.parse().ok()),
+            verified_at: self.meta("verified_at")?,
+            last_run,
+        })
+    }
+}
+
+impl std::fmt::Display for Status {
+    /// The plain `status` report, for a person.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        writeln!(f, "source:     {}", or_none(&self.source))?;
+        writeln!(
+            f,
+            "window:     {} .. {}",
+            or_none(&self.window_from),
+            or_none(&self.window_to)
+        )?;
+        if self.complete {
+            writeln!(
+                f,
+                "complete:   yes, checked against an upstream count of {} at {}",
+                self.upstream_total.unwrap_or_default(),
+                or_none(&self.verified_at)
+            )?;
+        } else {
+            writeln!(f, "complete:   no (rerun `oac-mirror harvest` to continue)")?;
+        }
+        writeln!(f, "records:    {} in oa_citations", self.records)?;
+        writeln!(
+            f,
+            "rejected:   {} in quarantine (table rejected_records)",
+            self.rejected
+        )?;
+        let states: Vec<String> = self
+            .partitions
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        writeln!(
+            f,
+            "partitions: {}",
+            if states.is_empty() {
+                "none".into()
+            } else {
+                states.join(", ")
+            }
+        )?;
+        for p in &self.failed {
+            writeln!(
+                f,
+                "  failed {}: {}",
+                p.window,
+                p.last_error.as_deref().unwrap_or("no error recorded")
+            )?;
+        }
+        if let Some(run) = &self.last_run {
+            writeln!(
+                f,
+                "last run:   #{} started {}, {} ({} requests, {} records written){}",
+                run.run_id,
+                run.started_at,
+                run.outcome.as_deref().unwrap_or("did not finish"),
+                run.requests,
+                run.records_written,
+                run.message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        Ok(())
+    }
+}
