@@ -55,7 +55,7 @@ struct HarvestArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     to: Option<String>,
     /// Requests per second across the harvest [default: 4]
-    #[arg(long, value_name = "REQ_PER_SEC")]
+    #[arg(long, value_name = "REQ_PER_SEC", allow_negative_numbers = true)]
     rate: Option<f64>,
     /// Requests in flight at once [default: 1]
     #[arg(long, value_name = "N")]
@@ -73,10 +73,10 @@ struct HarvestArgs {
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
     /// Seconds to wait for a connection [default: 10]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     connect_timeout: Option<f64>,
     /// Seconds to wait for a whole response [default: 120]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     request_timeout: Option<f64>,
     /// Log warnings and errors only
     #[arg(long)]

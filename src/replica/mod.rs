@@ -187,20 +187,18 @@ async fn records(
     if !authorized(&shared, &headers) {
         return error(StatusCode::FORBIDDEN, "Forbidden");
     }
-    let number = |name: &str, default: u64| -> Result<u64, Response> {
+    let number = |name: &str, default: u64| -> Result<u64, String> {
         match form.get(name) {
             None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{name} must be a whole number"),
-                )
-            }),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name} must be a whole number")),
         }
     };
     let (start, rows) = match (number("start", 0), number("rows", 100)) {
         (Ok(s), Ok(r)) => (s, r),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let cap = shared.settings.read().expect("not poisoned").paging_cap;
     if start.saturating_add(rows) > cap {

@@ -1,0 +1,177 @@
+//! Shared helpers for the integration tests: a replica per test on 127.0.0.1:0, a harvest of
+//! it through the real library entry point, and the rows the `oa_citations` contract expects.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use oac_mirror::config::{self, Config, RawConfig};
+use oac_mirror::harvest::{self, Outcome, fetch::Fetcher};
+use oac_mirror::replica::{Replica, Settings};
+use oac_mirror::store::Store;
+use oac_mirror::{Result, api};
+use rusqlite::types::Value as Sql;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const KEY: &str = "test-key";
+
+/// The 16 columns of the view, in order, with the upstream field each comes from.
+pub const VIEW_COLUMNS: [(&str, &str); 16] = [
+    ("id", "id"),
+    ("patent_application_number", "patentApplicationNumber"),
+    ("reference_identifier", "referenceIdentifier"),
+    ("parsed_reference_identifier", "parsedReferenceIdentifier"),
+    ("action_type_category", "actionTypeCategory"),
+    ("legal_section_code", "legalSectionCode"),
+    ("paragraph_number", "paragraphNumber"),
+    (
+        "examiner_cited_reference_indicator",
+        "examinerCitedReferenceIndicator",
+    ),
+    (
+        "applicant_cited_examiner_reference_indicator",
+        "applicantCitedExaminerReferenceIndicator",
+    ),
+    (
+        "office_action_citation_reference_indicator",
+        "officeActionCitationReferenceIndicator",
+    ),
+    ("group_art_unit_number", "groupArtUnitNumber"),
+    ("tech_center", "techCenter"),
+    ("work_group", "workGroup"),
+    ("obsolete_document_identifier", "obsoleteDocumentIdentifier"),
+    ("create_date_time", "createDateTime"),
+    ("create_user_identifier", "createUserIdentifier"),
+];
+
+pub type Row = Vec<Sql>;
+
+/// A replica that requires [`KEY`], on a free loopback port.
+pub async fn replica(docs: Vec<Value>, settings: Settings) -> Replica {
+    let settings = Settings {
+        require_key: Some(KEY.into()),
+        ..settings
+    };
+    Replica::start("127.0.0.1:0".parse().unwrap(), docs, settings)
+        .await
+        .unwrap()
+}
+
+/// A configuration for harvesting `replica` into `db` over `from..=to`, fast (no rate limit to
+/// speak of), with `tweak` applied to the flags layer.
+pub fn config(
+    replica: &Replica,
+    db: &Path,
+    from: &str,
+    to: &str,
+    tweak: impl FnOnce(&mut RawConfig),
+) -> Config {
+    let mut flags = RawConfig {
+        db: Some(db.to_owned()),
+        base_url: Some(replica.base_url()),
+        from: Some(from.into()),
+        to: Some(to.into()),
+        rate: Some(10_000.0),
+        ..Default::default()
+    };
+    tweak(&mut flags);
+    let env = |name: &str| (name == config::API_KEY_ENV).then(|| KEY.to_owned());
+    config::load(flags, None, &env).unwrap()
+}
+
+/// Runs one harvest with `config`, as the binary does.
+pub async fn harvest(config: &Config) -> Result<Outcome> {
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+    let store = Store::open(&config.db)?;
+    let shutdown = CancellationToken::new();
+    let fetcher = Fetcher::new(
+        client,
+        config.rate,
+        config.concurrency,
+        config.max_retries,
+        shutdown.clone(),
+    );
+    harvest::run(config, fetcher, store, shutdown).await
+}
+
+/// Every row of `oa_citations`, ordered by id.
+pub fn view_rows(db: &Path) -> Vec<Row> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let cols: Vec<&str> = VIEW_COLUMNS.iter().map(|c| c.0).collect();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM oa_citations ORDER BY id",
+            cols.join(", ")
+        ))
+        .unwrap();
+    stmt.query_map([], |r| (0..16).map(|i| r.get::<_, Sql>(i)).collect())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The rows the view contract promises for `docs` (the records with a string id), ordered by
+/// id: "" / null / missing become NULL, booleans 0/1, every other string kept exactly.
+pub fn expected_rows(docs: &[Value]) -> Vec<Row> {
+    let mut rows: Vec<Row> = docs
+        .iter()
+        .filter(|d| {
+            d.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        })
+        .map(|d| {
+            VIEW_COLUMNS
+                .iter()
+                .map(|(_, field)| match d.get(*field) {
+                    None | Some(Value::Null) => Sql::Null,
+                    Some(Value::String(s)) if s.is_empty() => Sql::Null,
+                    Some(Value::String(s)) => Sql::Text(s.clone()),
+                    Some(Value::Bool(b)) => Sql::Integer(*b as i64),
+                    Some(other) => panic!("test data has a {other} the contract does not cover"),
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort_by_key(id_of);
+    rows
+}
+
+/// The id column of a row, for ordering as SQLite's `ORDER BY id` does (byte order).
+pub fn id_of(row: &Row) -> String {
+    match &row[0] {
+        Sql::Text(s) => s.clone(),
+        other => panic!("id is {other:?}"),
+    }
+}
+
+/// The records of the real sample responses in `tests/data` (copied verbatim from
+/// `shared/api/samples`).
+pub fn sample_docs() -> Vec<Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut docs = vec![];
+    for name in [
+        "records_app_16123456.json",
+        "records_app_14404075.json",
+        "records_star_query_excerpt.json",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        docs.extend(v["response"]["docs"].as_array().unwrap().iter().cloned());
+    }
+    docs
+}
+
+/// A scalar query on the database.
+pub fn query_i64(db: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mirror.db");
+    (dir, db)
+}

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, one module per concern, all against a replica of the
+//! USPTO service on 127.0.0.1.
+
+mod support;
+
+mod harvest;
