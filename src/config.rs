@@ -40,6 +40,10 @@ pub const DEFAULT_PAGING_CAP: u64 = 10_000;
 pub const DEFAULT_LEAF_ATTEMPTS: u32 = 3;
 /// How many times one request is retried after a 429, 5xx, timeout or cut connection.
 pub const DEFAULT_MAX_RETRIES: u32 = 8;
+/// The first wait after a failed request (5xx, timeout, cut connection); doubles per retry.
+pub const DEFAULT_RETRY_WAIT_SECS: f64 = 0.5;
+/// The least wait after a 429, as the Open Data Portal asks.
+pub const DEFAULT_RATE_LIMIT_WAIT_SECS: f64 = 5.0;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 120.0;
 
@@ -107,6 +111,10 @@ raw_config! {
     leaf_attempts: u32,
     /// Retries of one request after a retryable failure.
     max_retries: u32,
+    /// Seconds to wait after a failed request before the first retry (doubles per retry).
+    retry_wait: f64,
+    /// Least seconds to wait after a 429.
+    rate_limit_wait: f64,
     /// Seconds to wait for a connection.
     connect_timeout: f64,
     /// Seconds to wait for a whole response.
@@ -127,6 +135,8 @@ pub struct Config {
     pub quiet: bool,
     pub leaf_attempts: NonZeroU32,
     pub max_retries: u32,
+    pub retry_wait: Duration,
+    pub rate_limit_wait: Duration,
     pub timeouts: Timeouts,
     pub api_key: ApiKey,
 }
@@ -258,6 +268,14 @@ impl RawConfig {
             quiet: self.quiet.unwrap_or(false),
             leaf_attempts,
             max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            retry_wait: seconds(
+                "retry_wait",
+                self.retry_wait.unwrap_or(DEFAULT_RETRY_WAIT_SECS),
+            )?,
+            rate_limit_wait: seconds(
+                "rate_limit_wait",
+                self.rate_limit_wait.unwrap_or(DEFAULT_RATE_LIMIT_WAIT_SECS),
+            )?,
             timeouts: Timeouts {
                 connect: seconds(
                     "connect_timeout",

@@ -158,6 +158,11 @@ impl Error {
         matches!(self, Error::Status { status: 413, .. })
     }
 
+    /// True for HTTP 400: upstream refused the request as asked.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, Error::Status { status: 400, .. })
+    }
+
     /// The wait upstream asked for, if it sent `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

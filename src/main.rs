@@ -72,6 +72,12 @@ struct HarvestArgs {
     /// Retries of one request after a 429, 5xx, timeout or cut connection [default: 8]
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
+    /// Seconds to wait after a failed request before retrying, doubling per retry [default: 0.5]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    retry_wait: Option<f64>,
+    /// Least seconds to wait after a 429 [default: 5]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    rate_limit_wait: Option<f64>,
     /// Seconds to wait for a connection [default: 10]
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     connect_timeout: Option<f64>,
@@ -97,6 +103,8 @@ impl HarvestArgs {
             quiet: self.quiet.then_some(true),
             leaf_attempts: self.leaf_attempts,
             max_retries: self.max_retries,
+            retry_wait: self.retry_wait,
+            rate_limit_wait: self.rate_limit_wait,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
         }
@@ -195,13 +203,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let store = Store::open(&config.db)?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let fetcher = Fetcher::new(
-                client,
-                config.rate,
-                config.concurrency,
-                config.max_retries,
-                shutdown.clone(),
-            );
+            let fetcher = Fetcher::new(client, (&config).into(), shutdown.clone());
             let outcome = harvest::run(&config, fetcher, store, shutdown).await?;
             if outcome.complete {
                 tracing::info!("{}", outcome.message);

@@ -20,21 +20,49 @@ use crate::api::{Client, Page};
 use crate::error::{Error, Result};
 use crate::store::RunStats;
 
-/// The least wait after a 429, as the Open Data Portal asks.
-pub const RATE_LIMIT_FLOOR: Duration = Duration::from_secs(5);
-/// The longest wait between two tries of one request.
+/// The longest wait between two tries of one request (unless upstream asks for longer).
 pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// The first wait after a failure other than 429.
-pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// The longest extra gap a run of 429s adds between requests.
+pub const SLOWDOWN_CAP: Duration = Duration::from_secs(5);
+
+/// How requests are paced and retried; built from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Requests per second (fractions allowed).
+    pub rate: f64,
+    /// Requests in flight at once.
+    pub concurrency: NonZeroU32,
+    /// Retries of one request.
+    pub max_retries: u32,
+    /// The first wait after a failure other than 429; doubles with each retry.
+    pub retry_wait: Duration,
+    /// The least wait after a 429 (the Open Data Portal asks for 5 seconds).
+    pub rate_limit_wait: Duration,
+}
+
+impl From<&crate::config::Config> for Policy {
+    fn from(c: &crate::config::Config) -> Policy {
+        Policy {
+            rate: c.rate,
+            concurrency: c.concurrency,
+            max_retries: c.max_retries,
+            retry_wait: c.retry_wait,
+            rate_limit_wait: c.rate_limit_wait,
+        }
+    }
+}
 
 pub struct Fetcher {
     client: Client,
     permits: Semaphore,
     limiter: DefaultDirectRateLimiter,
-    max_retries: u32,
+    policy: Policy,
     shutdown: CancellationToken,
     /// No request starts before this instant (set by a 429).
     paused_until: Mutex<Option<Instant>>,
+    /// An extra gap after the limiter, grown by 429s and shrunk by successes: the shared
+    /// limiter slows down instead of each partition finding the limit again.
+    slowdown: Mutex<Duration>,
     /// 429s in a row, for growing the pause.
     rate_limit_streak: AtomicU64,
     requests: AtomicU64,
@@ -46,24 +74,18 @@ pub struct Fetcher {
 pub type Label<'a> = &'a (dyn std::fmt::Display + Sync);
 
 impl Fetcher {
-    /// `rate` requests per second (fractions allowed), `concurrency` in flight.
-    pub fn new(
-        client: Client,
-        rate: f64,
-        concurrency: NonZeroU32,
-        max_retries: u32,
-        shutdown: CancellationToken,
-    ) -> Fetcher {
-        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+    pub fn new(client: Client, policy: Policy, shutdown: CancellationToken) -> Fetcher {
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / policy.rate))
             .expect("a positive rate gives a positive period")
             .allow_burst(NonZeroU32::MIN);
         Fetcher {
             client,
-            permits: Semaphore::new(concurrency.get() as usize),
+            permits: Semaphore::new(policy.concurrency.get() as usize),
             limiter: RateLimiter::direct(quota),
-            max_retries,
+            policy,
             shutdown,
             paused_until: Mutex::new(None),
+            slowdown: Mutex::new(Duration::ZERO),
             rate_limit_streak: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -106,8 +128,12 @@ impl Fetcher {
                     .await
                     .expect("the semaphore is never closed");
                 self.wait_for_pause().await?;
+                let gap = *self.slowdown.lock().expect("not poisoned");
                 tokio::select! {
-                    _ = self.limiter.until_ready() => {}
+                    _ = async {
+                        self.limiter.until_ready().await;
+                        tokio::time::sleep(gap).await;
+                    } => {}
                     _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
                 }
                 if self.shutdown.is_cancelled() {
@@ -119,11 +145,13 @@ impl Fetcher {
             let error = match result {
                 Ok(value) => {
                     self.rate_limit_streak.store(0, Ordering::Relaxed);
+                    let mut gap = self.slowdown.lock().expect("not poisoned");
+                    *gap = gap.mul_f64(0.9);
                     return Ok(value);
                 }
                 Err(e) => e,
             };
-            if !error.should_retry() || attempt >= self.max_retries {
+            if !error.should_retry() || attempt >= self.policy.max_retries {
                 return Err(error);
             }
             attempt += 1;
@@ -131,13 +159,18 @@ impl Fetcher {
             let delay = if error.is_rate_limited() {
                 self.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let streak = self.rate_limit_streak.fetch_add(1, Ordering::Relaxed);
-                let delay = rate_limit_delay(streak, error.retry_after());
+                let delay =
+                    rate_limit_delay(self.policy.rate_limit_wait, streak, error.retry_after());
                 self.pause_all(delay);
+                let mut gap = self.slowdown.lock().expect("not poisoned");
+                *gap = (*gap * 2)
+                    .max(Duration::from_secs_f64(1.0 / self.policy.rate))
+                    .min(SLOWDOWN_CAP);
                 delay
             } else {
-                backoff(attempt)
+                backoff(self.policy.retry_wait, attempt)
             };
-            warn!(partition = %label, attempt, max = self.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+            warn!(partition = %label, attempt, max = self.policy.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
@@ -177,17 +210,18 @@ impl Fetcher {
     }
 }
 
-/// Exponential back-off for the `attempt`-th retry (from 1), capped, with up to 50% jitter.
-pub fn backoff(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+/// Exponential back-off for the `attempt`-th retry (from 1) starting at `base`, capped, with up
+/// to 50% jitter.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
     jitter(exp.min(BACKOFF_CAP))
 }
 
-/// The wait after the `streak`-th 429 in a row (from 0): at least [`RATE_LIMIT_FLOOR`] or what
+/// The wait after the `streak`-th 429 in a row (from 0): at least `floor` or what
 /// `Retry-After` asked, doubling with the streak, capped, with jitter on top (never below the
 /// floor).
-pub fn rate_limit_delay(streak: u64, retry_after: Option<Duration>) -> Duration {
-    let floor = retry_after.unwrap_or_default().max(RATE_LIMIT_FLOOR);
+pub fn rate_limit_delay(floor: Duration, streak: u64, retry_after: Option<Duration>) -> Duration {
+    let floor = retry_after.unwrap_or_default().max(floor);
     let grown = floor
         .saturating_mul(1u32 << streak.min(8))
         .min(BACKOFF_CAP.max(floor));
@@ -202,23 +236,31 @@ fn jitter(d: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    const BASE: Duration = Duration::from_millis(500);
+    const FLOOR: Duration = Duration::from_secs(5);
+
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) <= BACKOFF_BASE && backoff(1) >= BACKOFF_BASE / 2);
-        assert!(backoff(3) >= BACKOFF_BASE * 2);
+        assert!(backoff(BASE, 1) <= BASE && backoff(BASE, 1) >= BASE / 2);
+        assert!(backoff(BASE, 3) >= BASE * 2);
         for attempt in [10, 20, 1000] {
-            assert!(backoff(attempt) <= BACKOFF_CAP);
+            assert!(backoff(BASE, attempt) <= BACKOFF_CAP);
         }
     }
 
     #[test]
     fn rate_limit_waits_at_least_five_seconds_or_what_upstream_asks() {
         for streak in 0..20 {
-            let d = rate_limit_delay(streak, None);
-            assert!(d >= RATE_LIMIT_FLOOR, "{d:?}");
+            let d = rate_limit_delay(FLOOR, streak, None);
+            assert!(d >= FLOOR, "{d:?}");
             assert!(d <= BACKOFF_CAP + BACKOFF_CAP / 4, "{d:?}");
         }
-        assert!(rate_limit_delay(0, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
-        assert!(rate_limit_delay(3, None) >= Duration::from_secs(40));
+        assert!(
+            rate_limit_delay(FLOOR, 0, Some(Duration::from_secs(30))) >= Duration::from_secs(30)
+        );
+        assert!(
+            rate_limit_delay(FLOOR, 0, Some(Duration::from_secs(90))) >= Duration::from_secs(90)
+        );
+        assert!(rate_limit_delay(FLOOR, 3, None) >= Duration::from_secs(40));
     }
 }

@@ -54,7 +54,9 @@ struct Harvest {
     fetch: Fetcher,
     writer: Writer,
     rows: u64,
-    cap: u64,
+    /// The most records one query may page through: `paging_cap`, lowered for the rest of the
+    /// run when upstream refuses to page as far (a 400 past its own cap).
+    cap: AtomicU64,
     leaf_attempts: u32,
     written: AtomicU64,
     rejected: AtomicU64,
@@ -82,7 +84,7 @@ pub async fn run(
         fetch: fetcher,
         writer,
         rows: config.rows.get(),
-        cap: config.paging_cap.get(),
+        cap: AtomicU64::new(config.paging_cap.get()),
         leaf_attempts: config.leaf_attempts.get(),
         written: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
@@ -339,6 +341,10 @@ async fn descend(
 }
 
 impl Harvest {
+    fn cap(&self) -> u64 {
+        self.cap.load(Ordering::Relaxed)
+    }
+
     /// One count of `window` upstream.
     async fn count(&self, window: &Window) -> Result<u64> {
         Ok(self
@@ -375,18 +381,23 @@ impl Harvest {
     /// when it holds more than one query may page through; otherwise pages it.
     async fn count_and_plan(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
         let criteria = query::criteria(&p.window);
-        let rows = if hint.is_some_and(|n| n <= self.cap) {
-            self.rows
+        let cap = self.cap();
+        let rows = if hint.is_some_and(|n| n <= cap) {
+            self.rows.min(cap)
         } else {
             1
         };
-        let page = self.fetch.records(&p.window, &criteria, 0, rows).await?;
+        let page = match self.fetch.records(&p.window, &criteria, 0, rows).await {
+            Err(e) if e.is_too_large() && rows > 1 => {
+                self.fetch.records(&p.window, &criteria, 0, 1).await?
+            }
+            other => other?,
+        };
         let count = page.num_found;
-        if count > self.cap {
+        if count > cap {
             let Some(parts) = p.window.split() else {
                 let e = format!(
-                    "{count} records share one id, more than paging_cap ({}); cannot split further",
-                    self.cap
+                    "{count} records share one id, more than paging_cap ({cap}); cannot split further"
                 );
                 return Err(Error::Unverified(e));
             };
@@ -424,10 +435,23 @@ impl Harvest {
             let count = leaf.count.expect("a leaf has a count");
             while leaf.next_offset < count {
                 let start = leaf.next_offset;
+                let cap = self.cap();
+                if count > cap {
+                    // Upstream's cap turned out lower than this leaf: split it instead.
+                    let (id, reason) = (
+                        leaf.id,
+                        format!("{count} records are more than upstream pages through ({cap})"),
+                    );
+                    self.writer.call(move |s| s.recount(id, &reason)).await?;
+                    return Ok(vec![(
+                        self.writer.call(move |s| s.partition(id)).await?,
+                        None,
+                    )]);
+                }
                 let page = match first.take() {
                     Some(page) => page,
                     None => {
-                        let ask = rows.min(self.cap - start).max(1);
+                        let ask = rows.min(cap - start).max(1);
                         match self
                             .fetch
                             .records(&leaf.window, &criteria, start, ask)
@@ -436,6 +460,14 @@ impl Harvest {
                             Err(e) if e.is_too_large() && ask > 1 => {
                                 rows = (ask / 2).max(1);
                                 warn!(partition = %leaf.window, rows, "response too large; asking for fewer rows");
+                                continue;
+                            }
+                            Err(e) if e.is_bad_request() && start > 0 => {
+                                // The same criteria answered at offset 0, so the offset is what
+                                // upstream refused: every start + rows up to `start` was served.
+                                self.cap.fetch_min(start, Ordering::Relaxed);
+                                warn!(partition = %leaf.window, start, rows = ask, error = %e,
+                                    "upstream refused to page this far; lowering paging_cap to {start} and splitting");
                                 continue;
                             }
                             other => other?,
@@ -505,7 +537,7 @@ impl Harvest {
         }
         warn!(partition = %leaf.window, %reason, "fetching the partition again");
         let id = leaf.id;
-        if count > self.cap {
+        if count > self.cap() {
             self.writer.call(move |s| s.recount(id, &reason)).await?;
             return Ok(None);
         }

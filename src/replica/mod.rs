@@ -7,6 +7,7 @@
 //! query it cannot parse or one that pages past its cap; and `/fields`.
 
 mod data;
+mod faults;
 pub mod query;
 
 use std::collections::HashMap;
@@ -24,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use data::synthetic;
+use faults::Verdict;
+pub use faults::{Fault, Misbehaviour};
 use query::Query;
 
 /// The path of the data set under the replica's address, as on the Open Data Portal.
@@ -38,6 +41,8 @@ pub struct Settings {
     pub paging_cap: u64,
     /// The field list `/fields` answers.
     pub fields: Vec<String>,
+    /// Limits and faults (none by default).
+    pub misbehaviour: Misbehaviour,
 }
 
 impl Default for Settings {
@@ -49,6 +54,7 @@ impl Default for Settings {
                 .iter()
                 .map(|f| f.to_string())
                 .collect(),
+            misbehaviour: Misbehaviour::default(),
         }
     }
 }
@@ -65,6 +71,7 @@ struct Shared {
     data: RwLock<Dataset>,
     requests: AtomicU64,
     record_requests: AtomicU64,
+    tracker: faults::Tracker,
 }
 
 /// The records, sorted by `createDateTime` (then by their order as given) so that range queries
@@ -113,6 +120,7 @@ impl Replica {
             data: RwLock::new(Dataset::new(docs)),
             requests: AtomicU64::new(0),
             record_requests: AtomicU64::new(0),
+            tracker: faults::Tracker::new(),
         });
         let app = Router::new()
             .route(&format!("{PREFIX}/records"), post(records))
@@ -141,6 +149,11 @@ impl Replica {
     /// `/records` requests answered so far.
     pub fn record_requests(&self) -> u64 {
         self.state.record_requests.load(Ordering::Relaxed)
+    }
+
+    /// What the replica injected so far, by kind (`500`, `timeout`, `429 (limit)`, `413`, ...).
+    pub fn injected(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state.tracker.injected()
     }
 
     /// Replaces the records served (a new version of the data set).
@@ -184,23 +197,35 @@ async fn records(
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     shared.record_requests.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = shared.tracker.enter();
+    let (misbehaviour, cap) = {
+        let settings = shared.settings.read().expect("not poisoned");
+        (settings.misbehaviour.clone(), settings.paging_cap)
+    };
+    let fault = match shared.tracker.judge(&misbehaviour) {
+        Verdict::RateLimited | Verdict::Inject(Fault::Status(429)) => {
+            return error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
+        Verdict::Inject(Fault::Status(code)) => {
+            return error(
+                StatusCode::from_u16(code).expect("a valid status"),
+                "injected fault",
+            );
+        }
+        Verdict::Inject(Fault::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Verdict::Inject(fault) => Some(fault),
+        Verdict::Proceed => None,
+    };
     if !authorized(&shared, &headers) {
         return error(StatusCode::FORBIDDEN, "Forbidden");
     }
-    let number = |name: &str, default: u64| -> Result<u64, String> {
-        match form.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name} must be a whole number")),
-        }
-    };
-    let (start, rows) = match (number("start", 0), number("rows", 100)) {
+    let (start, rows) = match (number(&form, "start", 0), number(&form, "rows", 100)) {
         (Ok(s), Ok(r)) => (s, r),
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    let cap = shared.settings.read().expect("not poisoned").paging_cap;
     if start.saturating_add(rows) > cap {
         return error(
             StatusCode::BAD_REQUEST,
@@ -212,22 +237,54 @@ async fn records(
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    let data = shared.data.read().expect("not poisoned");
-    let mut found = 0u64;
-    let mut docs = vec![];
-    for doc in data.matching(&q) {
-        if found >= start && (docs.len() as u64) < rows {
-            docs.push(doc.clone());
+    let (found, docs) = {
+        let data = shared.data.read().expect("not poisoned");
+        let mut found = 0u64;
+        let mut docs = vec![];
+        for doc in data.matching(&q) {
+            if found >= start && (docs.len() as u64) < rows {
+                docs.push(doc.clone());
+            }
+            found += 1;
         }
-        found += 1;
-    }
+        (found, docs)
+    };
     if found == 0 {
         return error(
             StatusCode::NOT_FOUND,
             "No matching record found for the given criteria.",
         );
     }
-    Json(json!({ "response": { "numFound": found, "start": start, "docs": docs } })).into_response()
+    let body =
+        json!({ "response": { "numFound": found, "start": start, "docs": docs } }).to_string();
+    if misbehaviour
+        .max_response_bytes
+        .is_some_and(|max| body.len() > max)
+    {
+        shared.tracker.count("413");
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "Response too large");
+    }
+    let json_header = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    match fault {
+        Some(Fault::Malformed) => (json_header, body[..body.len() / 2].to_owned()).into_response(),
+        Some(Fault::Cut) => {
+            let half = axum::body::Bytes::from(body[..body.len() / 2].to_owned());
+            let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected cut");
+            let stream = futures_util::stream::iter([Ok(half), Err(cut)]);
+            (json_header, axum::body::Body::from_stream(stream)).into_response()
+        }
+        _ => (json_header, body).into_response(),
+    }
+}
+
+fn number(form: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, String> {
+    match form.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a whole number")),
+    }
 }
 
 async fn fields(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {

@@ -137,11 +137,11 @@ impl Parser<'_> {
 
     fn clause(&mut self) -> Result<Query, String> {
         self.skip_ws();
-        if let Some(after) = self.rest().strip_prefix("*:*") {
-            if after.is_empty() || after.starts_with(char::is_whitespace) {
-                self.pos += 3;
-                return Ok(Query::All);
-            }
+        if let Some(after) = self.rest().strip_prefix("*:*")
+            && (after.is_empty() || after.starts_with(char::is_whitespace))
+        {
+            self.pos += 3;
+            return Ok(Query::All);
         }
         let field_len = self
             .rest()

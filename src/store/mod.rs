@@ -5,6 +5,7 @@
 //! The store never talks HTTP; it is told what upstream said (counts, pages) and records it, each
 //! page in one transaction with the checkpoint that describes it.
 
+pub mod lock;
 mod partitions;
 mod records;
 mod status;
@@ -29,12 +30,15 @@ pub struct Store {
     path: PathBuf,
     caches: records::Caches,
     next_sweep: i64,
+    /// Held by a store opened for harvesting: no second harvest while it lives.
+    _lock: Option<lock::HarvestLock>,
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database for harvesting: WAL,
-    /// `synchronous=NORMAL`, foreign keys on.
+    /// Opens (creating if needed) and migrates the database for harvesting: takes the harvest
+    /// lock (see [`lock`]), then WAL, `synchronous=NORMAL`, foreign keys on.
     pub fn open(path: &Path) -> Result<Store> {
+        let lock = lock::HarvestLock::acquire(path)?;
         let conn =
             Connection::open(path).map_err(Error::sqlite(format!("open {}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -50,6 +54,7 @@ impl Store {
             path: path.to_owned(),
             caches: Default::default(),
             next_sweep: 0,
+            _lock: Some(lock),
         };
         store.migrate()?;
         store.next_sweep = store
@@ -96,6 +101,7 @@ impl Store {
             path: path.to_owned(),
             caches: Default::default(),
             next_sweep: 0,
+            _lock: None,
         })
     }
 

@@ -108,26 +108,26 @@ impl Store {
     /// the run id. A database holding a finished mirror is marked not complete until this run
     /// proves it again.
     pub fn begin_run(&mut self, source: &str, window: &Window, criteria: &str) -> Result<i64> {
-        if let Some(stored) = self.meta("source_prefix")? {
-            if stored != source {
-                return Err(Error::SourceMismatch {
-                    path: self.path.clone(),
-                    stored,
-                    asked: source.to_owned(),
-                });
-            }
+        if let Some(stored) = self.meta("source_prefix")?
+            && stored != source
+        {
+            return Err(Error::SourceMismatch {
+                path: self.path.clone(),
+                stored,
+                asked: source.to_owned(),
+            });
         }
         let root = self.root()?;
-        if let Some(root) = &root {
-            if root.window != *window {
-                return Err(Error::WindowMismatch {
-                    path: self.path.clone(),
-                    problem: format!(
-                        "it mirrors {}..{}, this run asks for {}..{}; changing the window of an existing mirror is not supported yet, use another --db",
-                        root.window.lo, root.window.hi, window.lo, window.hi
-                    ),
-                });
-            }
+        if let Some(root) = &root
+            && root.window != *window
+        {
+            return Err(Error::WindowMismatch {
+                path: self.path.clone(),
+                problem: format!(
+                    "it mirrors {}..{}, this run asks for {}..{}; changing the window of an existing mirror is not supported yet, use another --db",
+                    root.window.lo, root.window.hi, window.lo, window.hi
+                ),
+            });
         }
         let at = now();
         let tx = self

@@ -84,13 +84,7 @@ pub async fn harvest(config: &Config) -> Result<Outcome> {
     let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
     let store = Store::open(&config.db)?;
     let shutdown = CancellationToken::new();
-    let fetcher = Fetcher::new(
-        client,
-        config.rate,
-        config.concurrency,
-        config.max_retries,
-        shutdown.clone(),
-    );
+    let fetcher = Fetcher::new(client, config.into(), shutdown.clone());
     harvest::run(config, fetcher, store, shutdown).await
 }
 
