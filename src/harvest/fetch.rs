@@ -22,7 +22,8 @@ use crate::store::RunStats;
 
 /// The longest wait between two tries of one request (unless upstream asks for longer).
 pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// The longest extra gap a run of 429s adds between requests.
+/// The longest extra gap a run of 429s adds between requests (and never more than the
+/// configured wait after a 429).
 pub const SLOWDOWN_CAP: Duration = Duration::from_secs(5);
 
 /// How requests are paced and retried; built from the configuration.
@@ -165,7 +166,7 @@ impl Fetcher {
                 let mut gap = self.slowdown.lock().expect("not poisoned");
                 *gap = (*gap * 2)
                     .max(Duration::from_secs_f64(1.0 / self.policy.rate))
-                    .min(SLOWDOWN_CAP);
+                    .min(SLOWDOWN_CAP.min(self.policy.rate_limit_wait));
                 delay
             } else {
                 backoff(self.policy.retry_wait, attempt)

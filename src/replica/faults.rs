@@ -61,6 +61,9 @@ pub struct Misbehaviour {
     pub fault_rate: f64,
     pub kinds: Vec<Fault>,
     pub seed: u64,
+    /// Pages past offset 0 of any window holding this `createDateTime` always answer 503: one
+    /// partition that keeps failing while the others succeed.
+    pub broken_stamp: Option<String>,
 }
 
 /// The replica's running state of misbehaviour.
@@ -140,7 +143,11 @@ impl Tracker {
             let rng = rng.get_or_insert_with(|| fastrand::Rng::with_seed(m.seed));
             if rng.f64() < m.fault_rate {
                 let fault = m.kinds[rng.usize(..m.kinds.len())];
-                self.count(&fault.name());
+                // A cut or malformed body can only be applied to a 200; the handler counts
+                // those when it applies them.
+                if !matches!(fault, Fault::Cut | Fault::Malformed) {
+                    self.count(&fault.name());
+                }
                 if fault == Fault::Status(429) {
                     *self.last_429.lock().expect("not poisoned") = Some(now);
                 }

@@ -237,6 +237,16 @@ async fn records(
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
+    if let Some(stamp) = &misbehaviour.broken_stamp
+        && start > 0
+        && matches!(q.bounds_on("createDateTime"), (Some(lo), Some(hi)) if lo <= stamp.as_str() && stamp.as_str() <= hi)
+    {
+        shared.tracker.count("broken");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "injected: this window is broken",
+        );
+    }
     let (found, docs) = {
         let data = shared.data.read().expect("not poisoned");
         let mut found = 0u64;
@@ -265,6 +275,9 @@ async fn records(
         return error(StatusCode::PAYLOAD_TOO_LARGE, "Response too large");
     }
     let json_header = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    if let Some(fault) = fault {
+        shared.tracker.count(&fault.name());
+    }
     match fault {
         Some(Fault::Malformed) => (json_header, body[..body.len() / 2].to_owned()).into_response(),
         Some(Fault::Cut) => {
