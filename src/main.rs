@@ -141,6 +141,22 @@ struct ReplicaArgs {
     /// The replica's paging cap (start + rows), like the real service's
     #[arg(long, default_value_t = 10_000)]
     paging_cap: u64,
+    /// Share of /records requests (0 to 1) that meet a fault: 5xx, 429, a timeout, a cut
+    /// connection or malformed JSON
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Seed of the faults
+    #[arg(long, default_value_t = 1)]
+    fault_seed: u64,
+    /// Answer 429 when more requests than this are in flight (the real service allows 1)
+    #[arg(long, value_name = "N")]
+    max_in_flight: Option<usize>,
+    /// Answer 429 above this many requests in one second
+    #[arg(long, value_name = "N")]
+    max_per_second: Option<usize>,
+    /// Answer 413 when a response body would be larger than this
+    #[arg(long, value_name = "BYTES")]
+    max_response_bytes: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -236,6 +252,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let settings = replica::Settings {
                 require_key: args.require_key,
                 paging_cap: args.paging_cap,
+                misbehaviour: replica::Misbehaviour {
+                    max_in_flight: args.max_in_flight,
+                    max_per_second: args.max_per_second,
+                    max_response_bytes: args.max_response_bytes,
+                    fault_rate: args.fault_rate,
+                    kinds: replica::Fault::all(std::time::Duration::from_secs(150)),
+                    seed: args.fault_seed,
+                    ..Default::default()
+                },
                 ..replica::Settings::default()
             };
             let server = replica::Replica::start(args.listen, data, settings).await?;

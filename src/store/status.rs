@@ -178,16 +178,15 @@ impl std::fmt::Display for Status {
         if let Some(run) = &self.last_run {
             writeln!(
                 f,
-                "last run:   #{} started {}, {} ({} requests, {} records written){}",
+                "last run:   #{} started {}: {} ({} requests, {} records written)",
                 run.run_id,
                 run.started_at,
-                run.outcome.as_deref().unwrap_or("did not finish"),
-                run.requests,
-                run.records_written,
                 run.message
                     .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
+                    .or(run.outcome.as_deref())
+                    .unwrap_or("did not finish (killed?)"),
+                run.requests,
+                run.records_written,
             )?;
         }
         Ok(())
