@@ -107,6 +107,13 @@ raw_config! {
     paging_cap: u64,
     /// Log warnings and errors only.
     quiet: bool,
+    /// How log lines are written to stderr: `text` for people, `json` (one object per line)
+    /// for log collectors.
+    log_format: String,
+    /// Fetch the windows of the last this many days again whatever their counts say.
+    recheck_recent: u32,
+    /// Fetch every window again.
+    full_refresh: bool,
     /// Fetches of one partition before it is marked failed for this run.
     leaf_attempts: u32,
     /// Retries of one request after a retryable failure.
@@ -121,6 +128,13 @@ raw_config! {
     request_timeout: f64,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// The validated configuration of one run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -133,6 +147,9 @@ pub struct Config {
     pub rows: NonZeroU64,
     pub paging_cap: NonZeroU64,
     pub quiet: bool,
+    pub log_format: LogFormat,
+    pub recheck_recent: u32,
+    pub full_refresh: bool,
     pub leaf_attempts: NonZeroU32,
     pub max_retries: u32,
     pub retry_wait: Duration,
@@ -252,6 +269,11 @@ impl RawConfig {
                 "expected an http:// or https:// URL",
             ));
         }
+        let log_format = match self.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("log_format", &other, "expected `text` or `json`")),
+        };
         let db = self.db.unwrap_or_else(|| DEFAULT_DB.into());
         if db.as_os_str().is_empty() {
             return Err(bad("db", &"", "must name a file"));
@@ -266,6 +288,9 @@ impl RawConfig {
             rows,
             paging_cap,
             quiet: self.quiet.unwrap_or(false),
+            log_format,
+            recheck_recent: self.recheck_recent.unwrap_or(0),
+            full_refresh: self.full_refresh.unwrap_or(false),
             leaf_attempts,
             max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             retry_wait: seconds(

@@ -2,14 +2,16 @@
 //! one library entry point and turns the result into an exit status
 //! (0 complete, 1 incomplete but resumable, 2 usage or configuration error).
 
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use oac_mirror::config::{self, RawConfig};
-use oac_mirror::harvest::{self, fetch::Fetcher};
+use indicatif::{ProgressBar, ProgressStyle};
+use oac_mirror::config::{self, LogFormat, RawConfig};
+use oac_mirror::harvest::{self, fetch::Fetcher, survey};
 use oac_mirror::store::Store;
 use oac_mirror::{Error, api, replica};
 use tokio_util::sync::CancellationToken;
@@ -30,6 +32,13 @@ enum Command {
     /// Harvest (or continue harvesting) the window into the database. The API key is read
     /// from the environment variable USPTO_API_KEY.
     Harvest(HarvestArgs),
+    /// Say what `harvest` with the same options would fetch: the windows, their upstream
+    /// counts and about how many requests, against the weekly call budget. Counts upstream;
+    /// writes nothing.
+    Plan(PlanArgs),
+    /// Compare the mirror's counts with upstream's for every partition and print the ones that
+    /// differ; exit 0 when none do, 1 otherwise. Writes nothing.
+    Verify(VerifyArgs),
     /// Report the state of a mirror from the database alone.
     Status(StatusArgs),
     /// Serve a local replica of the USPTO service with synthetic records, for trying the tool
@@ -84,9 +93,18 @@ struct HarvestArgs {
     /// Seconds to wait for a whole response [default: 120]
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     request_timeout: Option<f64>,
-    /// Log warnings and errors only
+    /// Log warnings and errors only (and no progress bar)
     #[arg(long)]
     quiet: bool,
+    /// Log lines as `text` or `json` (one object per line, for log collectors) [default: text]
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Fetch the windows of the last DAYS days again whatever their counts say
+    #[arg(long, value_name = "DAYS")]
+    recheck_recent: Option<u32>,
+    /// Fetch every window again
+    #[arg(long)]
+    full_refresh: bool,
 }
 
 impl HarvestArgs {
@@ -101,6 +119,9 @@ impl HarvestArgs {
             rows: self.rows,
             paging_cap: self.paging_cap,
             quiet: self.quiet.then_some(true),
+            log_format: self.log_format.clone(),
+            recheck_recent: self.recheck_recent,
+            full_refresh: self.full_refresh.then_some(true),
             leaf_attempts: self.leaf_attempts,
             max_retries: self.max_retries,
             retry_wait: self.retry_wait,
@@ -109,6 +130,29 @@ impl HarvestArgs {
             request_timeout: self.request_timeout,
         }
     }
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    harvest: HarvestArgs,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The mirror's own window is verified; --from and --to are not used.
+    #[command(flatten)]
+    harvest: HarvestArgs,
+    /// Descend only where counts differ, from the whole window down (a few requests), instead
+    /// of comparing every partition (one request each)
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -161,8 +205,6 @@ struct ReplicaArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(&cli.command, Command::Harvest(a) if a.quiet);
-    init_logging(quiet);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -187,40 +229,139 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(quiet: bool) {
+/// Logs to stderr: text (coloured on a terminal) or JSON lines, filtered by `OAC_MIRROR_LOG`
+/// (default `info`, `warn` when quiet). With a progress bar, each line is written with the bar
+/// out of the way.
+fn init_logging(quiet: bool, format: LogFormat, bar: Option<ProgressBar>) {
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OAC_MIRROR_LOG")
         .unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_writer(Stderr(bar))
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
+/// stderr for the log, one event at a time, with the progress bar (if any) suspended.
+#[derive(Clone)]
+struct Stderr(Option<ProgressBar>);
+
+struct StderrEvent {
+    bar: Option<ProgressBar>,
+    line: Vec<u8>,
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = StderrEvent;
+    fn make_writer(&'a self) -> StderrEvent {
+        StderrEvent {
+            bar: self.0.clone(),
+            line: vec![],
+        }
+    }
+}
+
+impl Write for StderrEvent {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for StderrEvent {
+    fn drop(&mut self) {
+        let write = || drop(std::io::stderr().write_all(&self.line));
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+/// A spinner with the harvest's counters, for a person watching a terminal.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Loads the configuration of `harvest`, `plan` or `verify`, checks the API key, sets up
+/// logging, and builds the fetcher every request goes through.
+fn connect(
+    args: &HarvestArgs,
+    bar: bool,
+) -> anyhow::Result<(
+    config::Config,
+    Fetcher,
+    CancellationToken,
+    Option<ProgressBar>,
+)> {
+    let config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
+        return Err(Error::Config {
+            origin: "environment".into(),
+            key: config::API_KEY_ENV.into(),
+            value: String::new(),
+            problem:
+                "is not set; the Open Data Portal needs an API key (see README: getting a key)"
+                    .into(),
+        }
+        .into());
+    }
+    let bar = (bar
+        && !config.quiet
+        && config.log_format == LogFormat::Text
+        && std::io::stderr().is_terminal())
+    .then(progress_bar);
+    init_logging(config.quiet, config.log_format, bar.clone());
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let fetcher = Fetcher::new(client, (&config).into(), shutdown.clone());
+    Ok((config, fetcher, shutdown, bar))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).context("encode JSON")?
+    );
+    Ok(())
+}
+
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Harvest(args) => {
-            let config = config::load(args.raw(), args.config.as_deref(), &env)?;
-            if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
-                return Err(Error::Config {
-                    origin: "environment".into(),
-                    key: config::API_KEY_ENV.into(),
-                    value: String::new(),
-                    problem: "is not set; the Open Data Portal needs an API key (see README: getting a key)".into(),
-                }
-                .into());
-            }
-            let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+            let (config, fetcher, shutdown, bar) = connect(&args, true)?;
             let store = Store::open(&config.db)?;
-            let shutdown = CancellationToken::new();
-            tokio::spawn(stop_on_signal(shutdown.clone()));
-            let fetcher = Fetcher::new(client, (&config).into(), shutdown.clone());
-            let outcome = harvest::run(&config, fetcher, store, shutdown).await?;
+            let observer = bar.clone().map(|bar| -> harvest::Observer {
+                Box::new(move |p: harvest::Progress| {
+                    bar.set_message(format!(
+                        "{} records stored · {} requests · {} retries · {} partitions to go",
+                        p.records, p.requests, p.retries, p.queued
+                    ))
+                })
+            });
+            let outcome = harvest::run_observed(&config, fetcher, store, shutdown, observer).await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let outcome = outcome?;
             if outcome.complete {
                 tracing::info!("{}", outcome.message);
                 Ok(ExitCode::SUCCESS)
@@ -229,7 +370,33 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
+        Command::Plan(args) => {
+            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let plan = survey::plan(&config, &fetcher).await?;
+            if args.json {
+                print_json(&plan)?;
+            } else {
+                print!("{plan}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => {
+            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let store = Store::open_read_only(&config.db)?;
+            let found = survey::verify(&config, &fetcher, store, args.quick).await?;
+            if args.json {
+                print_json(&found)?;
+            } else {
+                print!("{found}");
+            }
+            Ok(if found.agrees() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Status(args) => {
+            init_logging(false, LogFormat::Text, None);
             let raw = RawConfig {
                 db: args.db.clone(),
                 ..Default::default()
@@ -238,16 +405,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let store = Store::open_read_only(&config.db)?;
             let status = store.status()?;
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&status).context("encode status")?
-                );
+                print_json(&status)?;
             } else {
                 print!("{status}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Replica(args) => {
+            init_logging(false, LogFormat::Text, None);
             let data = replica::synthetic(args.records, args.seed);
             let settings = replica::Settings {
                 require_key: args.require_key,

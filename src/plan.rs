@@ -131,6 +131,31 @@ impl Window {
         self.lo <= other.lo && other.hi <= self.hi && other.id_prefix.starts_with(&self.id_prefix)
     }
 
+    /// What a mirror of this window must add to cover `wanted`: the stretch before it and the
+    /// stretch after it, where `wanted` reaches further (none when they are equal). `None` when
+    /// `wanted` does not contain this window: a mirror's window grows, never shrinks.
+    pub fn growth(&self, wanted: &Window) -> Option<Vec<Window>> {
+        if !wanted.contains(self) || !self.id_prefix.is_empty() {
+            return None;
+        }
+        let mut parts = vec![];
+        if wanted.lo < self.lo {
+            parts.push(Window {
+                lo: wanted.lo,
+                hi: Stamp(self.lo.0 - 1),
+                id_prefix: String::new(),
+            });
+        }
+        if self.hi < wanted.hi {
+            parts.push(Window {
+                lo: Stamp(self.hi.0 + 1),
+                hi: wanted.hi,
+                id_prefix: String::new(),
+            });
+        }
+        Some(parts)
+    }
+
     /// The exclusive upper bound of the ids under this prefix under string comparison:
     /// the prefix with its last byte raised by one (`a0` → `a1`, `f` → `g`). `None` without a
     /// prefix.

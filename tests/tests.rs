@@ -4,4 +4,5 @@
 mod support;
 
 mod harvest;
+mod refresh;
 mod robust;

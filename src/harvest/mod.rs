@@ -13,6 +13,7 @@
 //! module does neither itself.
 
 pub mod fetch;
+pub mod survey;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ use fetch::Fetcher;
 const PROOF_ROUNDS: usize = 3;
 /// How often a progress line is logged.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// How often an observer hears of progress.
+const OBSERVE_EVERY: Duration = Duration::from_millis(200);
 
 /// How a harvest ended.
 #[derive(Debug)]
@@ -45,6 +48,22 @@ pub struct Outcome {
     pub message: String,
     pub stats: RunStats,
 }
+
+/// Where a harvest stands, for a progress display.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Records stored by this run.
+    pub records: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    /// Partitions waiting or being worked on.
+    pub queued: u64,
+}
+
+/// Called with the harvest's progress a few times a second (instead of the progress lines
+/// logged every ten seconds).
+pub type Observer = Box<dyn Fn(Progress) + Send + Sync>;
 
 /// A partition waiting for work, with the count its parent's split suggests (children of a
 /// split likely to be leaves are counted with a full first page, saving a request).
@@ -60,6 +79,7 @@ struct Harvest {
     leaf_attempts: u32,
     written: AtomicU64,
     rejected: AtomicU64,
+    observer: Option<Observer>,
 }
 
 /// Runs one harvest of `config`'s window into `store` through `fetcher`, until done, failed
@@ -70,16 +90,31 @@ pub async fn run(
     store: Store,
     shutdown: CancellationToken,
 ) -> Result<Outcome> {
+    run_observed(config, fetcher, store, shutdown, None).await
+}
+
+/// [`run`], reporting progress to `observer` when there is one.
+pub async fn run_observed(
+    config: &Config,
+    fetcher: Fetcher,
+    store: Store,
+    shutdown: CancellationToken,
+    observer: Option<Observer>,
+) -> Result<Outcome> {
     let window = config.window();
     let source = config.base_url.clone();
     let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
-    let root_criteria = query::criteria(&window);
     let run_id = {
         let window = window.clone();
         writer
-            .call(move |s| s.begin_run(&source, &window, &root_criteria))
+            .call(move |s| s.begin_run(&source, &window, &query::criteria))
             .await?
     };
+    if config.full_refresh || config.recheck_recent > 0 {
+        let since = (!config.full_refresh).then(|| survey::recheck_since(config));
+        let n = writer.call(move |s| s.refetch_done(since)).await?;
+        info!(partitions = n, "fetching again whatever their counts say");
+    }
     let h = Arc::new(Harvest {
         fetch: fetcher,
         writer,
@@ -88,6 +123,7 @@ pub async fn run(
         leaf_attempts: config.leaf_attempts.get(),
         written: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
+        observer,
     });
     let result = drive(&h, config.concurrency.get() as usize, &shutdown).await;
     let mut stats = h.fetch.stats();
@@ -190,8 +226,7 @@ async fn drive(
             round,
             "the whole window's count moved while harvesting; looking for the partitions that changed"
         );
-        let mut gaps = vec![];
-        descend(h, root, upstream, &mut gaps).await?;
+        let gaps = refetch_moved(h, root, upstream).await?;
         if !gaps.is_empty() {
             return Ok(Proof::Incomplete(gaps.join("; ")));
         }
@@ -241,7 +276,11 @@ async fn work(
 ) -> Result<()> {
     let mut queue: VecDeque<Work> = queue.into();
     let mut tasks = JoinSet::new();
-    let mut progress = tokio::time::interval(PROGRESS_EVERY);
+    let mut progress = tokio::time::interval(if h.observer.is_some() {
+        OBSERVE_EVERY
+    } else {
+        PROGRESS_EVERY
+    });
     progress.tick().await;
     let mut fatal = None;
     loop {
@@ -268,11 +307,23 @@ async fn work(
             },
             _ = progress.tick() => {
                 let stats = h.fetch.stats();
+                let records = h.written.load(Ordering::Relaxed);
+                let queued = (queue.len() + tasks.len()) as u64;
+                if let Some(observe) = &h.observer {
+                    observe(Progress {
+                        records,
+                        requests: stats.requests,
+                        retries: stats.retries,
+                        rate_limited: stats.rate_limited,
+                        queued,
+                    });
+                    continue;
+                }
                 info!(
-                    records = h.written.load(Ordering::Relaxed),
+                    records,
                     requests = stats.requests,
                     retries = stats.retries,
-                    queued = queue.len() + tasks.len(),
+                    queued,
                     "progress"
                 );
             }
@@ -292,52 +343,45 @@ fn shutdown_others(e: &Error, shutdown: &CancellationToken) {
     }
 }
 
-/// Walks down from `node`, whose upstream count is now `upstream`, to the partitions whose
-/// counts moved, and sends them back to work. Where a split node's children all agree with
-/// upstream but the node does not, records lie outside the tiling: that is reported in `gaps`.
-async fn descend(
-    h: &Harvest,
-    node: Partition,
-    upstream: u64,
-    gaps: &mut Vec<String>,
-) -> Result<()> {
-    let mut stack = vec![(node, upstream)];
-    while let Some((node, upstream)) = stack.pop() {
-        let id = node.id;
-        let (stored, _) = h.writer.call(move |s| s.leaf_totals(id)).await?;
-        if stored == upstream {
-            continue;
-        }
-        if node.state != PartitionState::Split {
-            let reason = format!("upstream count moved from {stored} to {upstream}");
-            info!(partition = %node.window, %reason, "fetching again");
-            h.writer.call(move |s| s.recount(id, &reason)).await?;
-            continue;
-        }
-        let children = h.writer.call(move |s| s.children(id)).await?;
-        let mut sum = 0;
-        let mut moved = vec![];
-        for child in children {
-            let count = h.count(&child.window).await?;
-            sum += count;
-            moved.push((child, count));
-        }
-        if sum != upstream {
-            let gap = format!(
-                "upstream counts {upstream} records in {} but {sum} in its parts: some records fall outside the windows this tool can ask for",
-                node.window
-            );
+/// Walks down from the root, whose upstream count is now `upstream`, to the partitions whose
+/// counts moved (see [`survey::descend`]), and sends them back to work: paged again from the
+/// start when they still fit one query, counted and split again otherwise. Where a split
+/// node's parts do not add up to it upstream, records lie outside the tiling: that is
+/// returned, to be reported.
+async fn refetch_moved(h: &Harvest, root: Partition, upstream: u64) -> Result<Vec<String>> {
+    let found = survey::descend(
+        &h.fetch,
+        &h.writer,
+        root,
+        upstream,
+        survey::Measure::Verified,
+        false,
+    )
+    .await?;
+    for m in found.moved {
+        let (id, upstream) = (m.partition.id, m.upstream);
+        let reason = format!("upstream count moved from {} to {upstream}", m.local);
+        info!(partition = %m.partition.window, %reason, "fetching again");
+        if upstream <= h.cap() {
             h.writer
-                .call({
-                    let gap = gap.clone();
-                    move |s| s.note_error(id, &gap)
-                })
+                .call(move |s| s.start_leaf(id, upstream, None))
                 .await?;
-            gaps.push(gap);
+        } else {
+            h.writer.call(move |s| s.recount(id, &reason)).await?;
         }
-        stack.extend(moved);
     }
-    Ok(())
+    let mut gaps = vec![];
+    for gap in found.gaps {
+        let (id, text) = (gap.partition.id, gap.describe());
+        h.writer
+            .call({
+                let text = text.clone();
+                move |s| s.note_error(id, &text)
+            })
+            .await?;
+        gaps.push(text);
+    }
+    Ok(gaps)
 }
 
 impl Harvest {
@@ -347,11 +391,7 @@ impl Harvest {
 
     /// One count of `window` upstream.
     async fn count(&self, window: &Window) -> Result<u64> {
-        Ok(self
-            .fetch
-            .records(window, &query::criteria(window), 0, 1)
-            .await?
-            .num_found)
+        survey::count(&self.fetch, window).await
     }
 
     /// Does the work one partition needs; returns new partitions to work on.

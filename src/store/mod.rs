@@ -22,7 +22,10 @@ pub use status::{FailedPartition, RunSummary, Status};
 
 /// The numbered SQL files in `migrations/`, in order. Never edit or reorder a released one;
 /// add a new one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_refresh.sql"),
+];
 
 /// An open database.
 pub struct Store {
@@ -30,6 +33,9 @@ pub struct Store {
     path: PathBuf,
     caches: records::Caches,
     next_sweep: i64,
+    /// The run this store is recording (see `begin_run`): pages and leaves add what they
+    /// changed to its row.
+    run: Option<i64>,
     /// Held by a store opened for harvesting: no second harvest while it lives.
     _lock: Option<lock::HarvestLock>,
 }
@@ -54,6 +60,7 @@ impl Store {
             path: path.to_owned(),
             caches: Default::default(),
             next_sweep: 0,
+            run: None,
             _lock: Some(lock),
         };
         store.migrate()?;
@@ -101,6 +108,7 @@ impl Store {
             path: path.to_owned(),
             caches: Default::default(),
             next_sweep: 0,
+            run: None,
             _lock: None,
         })
     }

@@ -103,11 +103,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Partition> {
 }
 
 impl Store {
-    /// Starts a run over `window` from `source`: checks that the database mirrors the same
-    /// source and window, creates the root partition on first use, records the run, and returns
-    /// the run id. A database holding a finished mirror is marked not complete until this run
-    /// proves it again.
-    pub fn begin_run(&mut self, source: &str, window: &Window, criteria: &str) -> Result<i64> {
+    /// Checks that this database mirrors `source` over a window that `window` contains, and
+    /// returns its root (none in a new database) with the stretches the window grows by.
+    pub fn check_mirror(
+        &self,
+        source: &str,
+        window: &Window,
+    ) -> Result<(Option<Partition>, Vec<Window>)> {
         if let Some(stored) = self.meta("source_prefix")?
             && stored != source
         {
@@ -117,29 +119,64 @@ impl Store {
                 asked: source.to_owned(),
             });
         }
-        let root = self.root()?;
-        if let Some(root) = &root
-            && root.window != *window
-        {
-            return Err(Error::WindowMismatch {
+        let Some(root) = self.root()? else {
+            return Ok((None, vec![]));
+        };
+        match root.window.growth(window) {
+            Some(growth) => Ok((Some(root), growth)),
+            None => Err(Error::WindowMismatch {
                 path: self.path.clone(),
                 problem: format!(
-                    "it mirrors {}..{}, this run asks for {}..{}; changing the window of an existing mirror is not supported yet, use another --db",
-                    root.window.lo, root.window.hi, window.lo, window.hi
+                    "it mirrors {}; this run asks for {}, which does not contain it. A mirror's window can grow (an earlier --from, a later --to) but not shrink: use another --db for a smaller window",
+                    root.window, window
                 ),
-            });
+            }),
         }
+    }
+
+    /// Starts a run over `window` from `source` (see [`Store::check_mirror`]): creates the
+    /// root partition on first use, or, when the window grew, a new root over the old one and
+    /// the new stretches (counted and split like any new partition; what was mirrored stays
+    /// and is checked by count from the new root down). Records the run and returns its id. A
+    /// database holding a finished mirror is marked not complete until this run proves it
+    /// again.
+    pub fn begin_run(
+        &mut self,
+        source: &str,
+        window: &Window,
+        criteria: &dyn Fn(&Window) -> String,
+    ) -> Result<i64> {
+        let (root, growth) = self.check_mirror(source, window)?;
         let at = now();
         let tx = self
             .conn
             .transaction()
             .map_err(Error::sqlite("begin run"))?;
-        if root.is_none() {
+        let insert = |parent: Option<i64>, w: &Window, state: &str| {
             tx.execute(
-                "INSERT INTO partitions (lo, hi, id_prefix, criteria, created_at, updated_at) VALUES (?1, ?2, '', ?3, ?4, ?4)",
-                params![window.lo.to_string(), window.hi.to_string(), criteria, at],
+                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?6)",
+                params![parent, w.lo.to_string(), w.hi.to_string(), criteria(w), state, at],
             )
-            .map_err(Error::sqlite("create root partition"))?;
+            .map(|_| tx.last_insert_rowid())
+            .map_err(Error::sqlite("create partition"))
+        };
+        match &root {
+            None => {
+                insert(None, window, "new")?;
+            }
+            Some(root) if !growth.is_empty() => {
+                let top = insert(None, window, "split")?;
+                tx.execute(
+                    "UPDATE partitions SET parent_id = ?1 WHERE partition_id = ?2",
+                    params![top, root.id],
+                )
+                .map_err(Error::sqlite("put the mirror under a new root"))?;
+                for part in &growth {
+                    insert(Some(top), part, "new")?;
+                }
+            }
+            Some(_) => {}
         }
         let set = |key: &str, value: &str, overwrite: bool| {
             let sql = if overwrite {
@@ -174,6 +211,7 @@ impl Store {
         .map_err(Error::sqlite("record run"))?;
         let run = tx.last_insert_rowid();
         tx.commit().map_err(Error::sqlite("commit run start"))?;
+        self.run = Some(run);
         Ok(run)
     }
 
@@ -195,6 +233,20 @@ impl Store {
             "WHERE state IN ('new', 'pending') ORDER BY lo, id_prefix",
             [],
         )
+    }
+
+    /// Partitions a harvest would work on: [`Store::unfinished`] and the failed ones (a new
+    /// run retries them), in window order.
+    pub fn unfinished_or_failed(&self) -> Result<Vec<Partition>> {
+        self.select(
+            "WHERE state IN ('new', 'pending', 'failed') ORDER BY lo, id_prefix",
+            [],
+        )
+    }
+
+    /// Where the mirror's records come from (`meta.source_prefix`), if it holds any.
+    pub fn source(&self) -> Result<Option<String>> {
+        self.meta("source_prefix")
     }
 
     /// The direct children of a split partition, in window order.
@@ -308,11 +360,20 @@ impl Store {
             return Ok(LeafCheck::Mismatch { local, expected });
         }
         let at = now();
-        tx.execute(
+        let vanished = tx.execute(
             &format!("UPDATE citations SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL"),
             rusqlite::params_from_iter([&at].into_iter().chain(args.iter()).chain([&sweep.to_string()])),
         )
         .map_err(Error::sqlite("mark vanished records"))?;
+        if let Some(run) = self.run
+            && vanished > 0
+        {
+            tx.execute(
+                "UPDATE runs SET records_deleted = records_deleted + ?2 WHERE run_id = ?1",
+                params![run, vanished],
+            )
+            .map_err(Error::sqlite("count the run's deletions"))?;
+        }
         tx.execute(
             "UPDATE partitions SET state = 'done', last_error = NULL, done_at = ?2, updated_at = ?2 WHERE partition_id = ?1",
             params![leaf.id, at],
@@ -331,6 +392,26 @@ impl Store {
             )
             .map(|_| ())
             .map_err(Error::sqlite("mark partition failed"))
+    }
+
+    /// Sends the done leaves that reach `since` or later (all of them for `None`) back to be
+    /// fetched again whatever their counts say: `--recheck-recent` and `--full-refresh`.
+    /// Returns how many.
+    pub fn refetch_done(&mut self, since: Option<Stamp>) -> Result<usize> {
+        let leaves = self.done_since(since)?;
+        for leaf in &leaves {
+            self.start_leaf(leaf.id, leaf.count.unwrap_or(0), None)?;
+        }
+        Ok(leaves.len())
+    }
+
+    /// The done leaves that reach `since` or later (all of them for `None`), in window order.
+    pub fn done_since(&self, since: Option<Stamp>) -> Result<Vec<Partition>> {
+        let since = since.map(|s| s.to_string()).unwrap_or_default();
+        self.select(
+            "WHERE state = 'done' AND hi >= ?1 ORDER BY lo, id_prefix",
+            [since],
+        )
     }
 
     /// Sends a leaf back to be counted again (its count moved; it may now need splitting).

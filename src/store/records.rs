@@ -47,6 +47,7 @@ impl Store {
         let result = write_page(
             &tx,
             &mut self.caches,
+            self.run,
             id,
             sweep,
             next_offset,
@@ -64,9 +65,11 @@ impl Store {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_page(
     tx: &Transaction<'_>,
     caches: &mut Caches,
+    run: Option<i64>,
     id: i64,
     sweep: i64,
     next_offset: u64,
@@ -98,13 +101,37 @@ fn write_page(
                 create_user_identifier = excluded.create_user_identifier,
                 extra = excluded.extra,
                 sweep = excluded.sweep,
-                deleted_at = NULL",
+                deleted_at = NULL
+             WHERE citations.office_action_id IS NOT excluded.office_action_id
+                OR citations.reference_id IS NOT excluded.reference_id
+                OR citations.action_type_category IS NOT excluded.action_type_category
+                OR citations.legal_section_code IS NOT excluded.legal_section_code
+                OR citations.paragraph_number IS NOT excluded.paragraph_number
+                OR citations.examiner_cited_reference_indicator IS NOT excluded.examiner_cited_reference_indicator
+                OR citations.applicant_cited_examiner_reference_indicator IS NOT excluded.applicant_cited_examiner_reference_indicator
+                OR citations.office_action_citation_reference_indicator IS NOT excluded.office_action_citation_reference_indicator
+                OR citations.create_date_time IS NOT excluded.create_date_time
+                OR citations.create_user_identifier IS NOT excluded.create_user_identifier
+                OR citations.extra IS NOT excluded.extra
+                OR citations.deleted_at IS NOT NULL",
         )
         .map_err(Error::sqlite("prepare citation upsert"))?;
+    // The upsert changes a stored record only when upstream changed it; one it leaves alone
+    // still moves to this sweep. Whether the id was stored before tells added from updated.
+    let mut exists = tx
+        .prepare_cached("SELECT 1 FROM citations WHERE id = ?1")
+        .map_err(Error::sqlite("prepare citation lookup"))?;
+    let mut seen = tx
+        .prepare_cached("UPDATE citations SET sweep = ?2 WHERE id = ?1")
+        .map_err(Error::sqlite("prepare citation sweep"))?;
+    let (mut added, mut updated) = (0u64, 0u64);
     for c in citations {
         let action = action_id(tx, caches, c)?;
         let reference = reference_id(tx, caches, c)?;
-        upsert
+        let existed = exists
+            .exists([&c.id])
+            .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
+        let changed = upsert
             .execute(params![
                 c.id,
                 action,
@@ -121,6 +148,23 @@ fn write_page(
                 sweep,
             ])
             .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+        match (existed, changed > 0) {
+            (false, _) => added += 1,
+            (true, true) => updated += 1,
+            (true, false) => {
+                seen.execute(params![c.id, sweep])
+                    .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+            }
+        }
+    }
+    if let Some(run) = run
+        && added + updated > 0
+    {
+        tx.prepare_cached(
+            "UPDATE runs SET records_added = records_added + ?2, records_updated = records_updated + ?3 WHERE run_id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![run, added, updated]))
+        .map_err(Error::sqlite("count the run's changes"))?;
     }
     let at = now();
     let mut quarantine = tx

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::Store;
@@ -28,7 +27,10 @@ pub struct Status {
     /// The upstream count of the whole window that the last complete run was checked against.
     pub upstream_total: Option<u64>,
     pub verified_at: Option<String>,
-    pub last_run: Option<RunSummary>,
+    /// Records that vanished upstream (the `oa_citations_deleted` view).
+    pub deleted: u64,
+    /// The last runs, newest first.
+    pub runs: Vec<RunSummary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,9 +47,17 @@ pub struct RunSummary {
     pub ended_at: Option<String>,
     pub outcome: Option<String>,
     pub requests: u64,
+    /// Records stored (fetched) by the run, changed or not.
     pub records_written: u64,
+    /// Records the run stored for the first time, changed, and found vanished upstream.
+    pub records_added: u64,
+    pub records_updated: u64,
+    pub records_deleted: u64,
     pub message: Option<String>,
 }
+
+/// How many runs `status` shows.
+const RUNS_SHOWN: u32 = 5;
 
 impl Store {
     pub fn status(&self) -> Result<Status> {
@@ -89,12 +99,15 @@ impl Store {
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(Error::sqlite("read status"))?;
-        let last_run = self
+        let runs = self
             .conn
-            .query_row(
-                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, message FROM runs ORDER BY run_id DESC LIMIT 1",
-                [],
-                |r| {
+            .prepare(
+                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, records_added,
+                    records_updated, records_deleted, message
+                 FROM runs ORDER BY run_id DESC LIMIT ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([RUNS_SHOWN], |r| {
                     Ok(RunSummary {
                         run_id: r.get(0)?,
                         started_at: r.get(1)?,
@@ -102,11 +115,14 @@ impl Store {
                         outcome: r.get(3)?,
                         requests: r.get(4)?,
                         records_written: r.get(5)?,
-                        message: r.get(6)?,
+                        records_added: r.get(6)?,
+                        records_updated: r.get(7)?,
+                        records_deleted: r.get(8)?,
+                        message: r.get(9)?,
                     })
-                },
-            )
-            .optional()
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
             .map_err(Error::sqlite("read status"))?;
         Ok(Status {
             complete: self.meta("complete")?.as_deref() == Some("true"),
@@ -121,7 +137,8 @@ impl Store {
             window_to: self.meta("window_to")?,
             upstream_total: self.meta("upstream_total")?.and_then(|t| t.parse().ok()),
             verified_at: self.meta("verified_at")?,
-            last_run,
+            deleted: q("SELECT count(*) FROM citations WHERE deleted_at IS NOT NULL")?,
+            runs,
         })
     }
 }
@@ -175,19 +192,32 @@ impl std::fmt::Display for Status {
                 p.last_error.as_deref().unwrap_or("no error recorded")
             )?;
         }
-        if let Some(run) = &self.last_run {
+        writeln!(
+            f,
+            "deleted:    {} vanished upstream (view oa_citations_deleted)",
+            self.deleted
+        )?;
+        if !self.runs.is_empty() {
+            writeln!(f, "runs:       newest first")?;
+        }
+        for (i, run) in self.runs.iter().enumerate() {
             writeln!(
                 f,
-                "last run:   #{} started {}: {} ({} requests, {} records written)",
+                "  #{} {} .. {}: {}; {} requests, {} records added, {} updated, {} deleted",
                 run.run_id,
                 run.started_at,
-                run.message
-                    .as_deref()
-                    .or(run.outcome.as_deref())
-                    .unwrap_or("did not finish (killed?)"),
+                run.ended_at.as_deref().unwrap_or("?"),
+                run.outcome.as_deref().unwrap_or("did not finish (killed?)"),
                 run.requests,
-                run.records_written,
+                run.records_added,
+                run.records_updated,
+                run.records_deleted,
             )?;
+            if i == 0
+                && let Some(message) = &run.message
+            {
+                writeln!(f, "     {message}")?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,526 @@
+//! Looking before fetching: walks the partition tree from a node down, comparing upstream's
+//! counts with the mirror's, and reports the partitions that differ. The harvest's proof uses
+//! it to find what to fetch again after a refresh; `oac-mirror plan` to say what a harvest
+//! would fetch, and `oac-mirror verify` to check a mirror, without writing anything.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::fetch::Fetcher;
+use crate::api::query;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::plan::{Stamp, Window};
+use crate::store::writer::Writer;
+use crate::store::{Partition, PartitionState, Store};
+
+/// The Open Data Portal's weekly allowance of calls per API key.
+pub const WEEKLY_BUDGET: u64 = 5_000_000;
+/// How many windows `plan` splits a new stretch into, at most, to show where the records are.
+const PLAN_WINDOWS: usize = 24;
+
+/// What the mirror's side of a comparison is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// The upstream counts its done leaves were verified against (no table scan): what the
+    /// harvest compares, as every done leaf holds exactly its count.
+    Verified,
+    /// The records stored in the window, plus its leaves' quarantined records: what `verify`
+    /// compares.
+    Stored,
+}
+
+/// A partition whose upstream count differs from the mirror's.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    pub partition: Partition,
+    pub local: u64,
+    pub upstream: u64,
+}
+
+/// A split partition whose parts do not add up to it upstream: records lie outside the windows
+/// this tool can ask for.
+#[derive(Clone, Debug)]
+pub struct Gap {
+    pub partition: Partition,
+    pub upstream: u64,
+    pub parts: u64,
+}
+
+impl Gap {
+    pub fn describe(&self) -> String {
+        format!(
+            "upstream counts {} records in {} but {} in its parts: some records fall outside the windows this tool can ask for",
+            self.upstream, self.partition.window, self.parts
+        )
+    }
+}
+
+/// What a walk down the tree found.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Partitions that are not split and whose counts differ.
+    pub moved: Vec<Moved>,
+    pub gaps: Vec<Gap>,
+    /// Partitions compared.
+    pub compared: u64,
+}
+
+/// One count of `window` upstream.
+pub async fn count(fetch: &Fetcher, window: &Window) -> Result<u64> {
+    Ok(fetch
+        .records(window, &query::criteria(window), 0, 1)
+        .await?
+        .num_found)
+}
+
+/// Walks down from `node`, whose upstream count is `upstream`, comparing each partition's
+/// count upstream with `measure`. With `every`, every partition is compared; otherwise the walk
+/// descends only where the counts differ, so an unchanged mirror costs no request at all here
+/// and a change costs the counts along its path.
+pub async fn descend(
+    fetch: &Fetcher,
+    tree: &Writer,
+    node: Partition,
+    upstream: u64,
+    measure: Measure,
+    every: bool,
+) -> Result<Survey> {
+    let mut survey = Survey::default();
+    let mut stack = vec![(node, upstream)];
+    while let Some((node, upstream)) = stack.pop() {
+        survey.compared += 1;
+        let local = {
+            let node = node.clone();
+            tree.call(move |s| match measure {
+                Measure::Verified => s.leaf_totals(node.id).map(|t| t.0),
+                Measure::Stored => s.local_count(&node.window),
+            })
+            .await?
+        };
+        if local == upstream && !every {
+            continue;
+        }
+        if node.state != PartitionState::Split {
+            if local != upstream {
+                survey.moved.push(Moved {
+                    partition: node,
+                    local,
+                    upstream,
+                });
+            }
+            continue;
+        }
+        let id = node.id;
+        let children = tree.call(move |s| s.children(id)).await?;
+        let mut parts = 0;
+        let mut counted = Vec::with_capacity(children.len());
+        for child in children {
+            let n = count(fetch, &child.window).await?;
+            parts += n;
+            counted.push((child, n));
+        }
+        if parts != upstream {
+            survey.gaps.push(Gap {
+                partition: node,
+                upstream,
+                parts,
+            });
+        }
+        // Depth first, in window order.
+        stack.extend(counted.into_iter().rev());
+    }
+    Ok(survey)
+}
+
+/// What `oac-mirror verify` found.
+#[derive(Debug, Serialize)]
+pub struct Verification {
+    pub db: PathBuf,
+    pub window: String,
+    /// Partitions whose counts were compared.
+    pub compared: u64,
+    pub upstream_total: u64,
+    pub local_total: u64,
+    /// The partitions whose local and upstream counts differ.
+    pub differences: Vec<Difference>,
+    pub requests: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Difference {
+    pub window: String,
+    pub criteria: String,
+    pub state: &'static str,
+    pub local: u64,
+    pub upstream: u64,
+    /// Set when the partition's parts do not add up to it upstream.
+    pub problem: Option<String>,
+}
+
+impl Verification {
+    pub fn agrees(&self) -> bool {
+        self.differences.is_empty() && self.local_total == self.upstream_total
+    }
+}
+
+/// Compares local and upstream counts for every partition of the mirror in `store` (with
+/// `quick`, only down the paths where they differ). Writes nothing.
+pub async fn verify(
+    config: &Config,
+    fetch: &Fetcher,
+    store: Store,
+    quick: bool,
+) -> Result<Verification> {
+    let db = store.path().to_owned();
+    let tree = Writer::spawn(store, 4);
+    let source = config.base_url.clone();
+    let root = tree
+        .call(move |s| {
+            if let Some(stored) = s.source()?
+                && stored != source
+            {
+                return Err(Error::SourceMismatch {
+                    path: s.path().to_owned(),
+                    stored,
+                    asked: source,
+                });
+            }
+            s.root()
+        })
+        .await?;
+    let Some(root) = root else {
+        return Err(Error::Io {
+            path: db,
+            source: std::io::Error::other("holds no mirror yet; run `oac-mirror harvest` first"),
+        });
+    };
+    let upstream = count(fetch, &root.window).await?;
+    let local_total = {
+        let w = root.window.clone();
+        tree.call(move |s| s.local_count(&w)).await?
+    };
+    let window = root.window.to_string();
+    let survey = descend(fetch, &tree, root, upstream, Measure::Stored, !quick).await?;
+    drop(tree.close());
+    let mut differences: Vec<Difference> = survey
+        .moved
+        .into_iter()
+        .map(|m| Difference {
+            window: m.partition.window.to_string(),
+            criteria: query::criteria(&m.partition.window),
+            state: m.partition.state.as_str(),
+            local: m.local,
+            upstream: m.upstream,
+            problem: None,
+        })
+        .collect();
+    differences.extend(survey.gaps.iter().map(|g| Difference {
+        window: g.partition.window.to_string(),
+        criteria: query::criteria(&g.partition.window),
+        state: g.partition.state.as_str(),
+        local: g.parts,
+        upstream: g.upstream,
+        problem: Some(g.describe()),
+    }));
+    Ok(Verification {
+        db,
+        window,
+        compared: survey.compared,
+        upstream_total: upstream,
+        local_total,
+        differences,
+        requests: fetch.stats().requests,
+    })
+}
+
+/// What `oac-mirror plan` found: what a harvest with the same options would fetch.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub db: PathBuf,
+    pub source: String,
+    pub window: String,
+    /// What would be fetched, in window order.
+    pub windows: Vec<Planned>,
+    /// About how many requests the harvest would make.
+    pub requests: u64,
+    pub weekly_budget: u64,
+    /// About how long at the configured rate, in hours.
+    pub hours: f64,
+    /// The requests this plan made to find out (all counts).
+    pub plan_requests: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Planned {
+    /// `new` (never fetched), `unfinished` (a run stopped in it), `moved` (its upstream count
+    /// changed), `recheck` (`--recheck-recent` / `--full-refresh`).
+    pub why: &'static str,
+    pub window: String,
+    /// Upstream's count, where the plan asked for it.
+    pub upstream: Option<u64>,
+    /// The count the mirror holds for it.
+    pub local: Option<u64>,
+    /// About how many requests fetching it takes.
+    pub requests: u64,
+}
+
+/// Works out what `harvest` with `config` would fetch into the database at `config.db`, by
+/// counting upstream the way the harvest does; writes nothing (a missing database stays
+/// missing).
+pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
+    let window = config.window();
+    let cost = Cost {
+        rows: config.rows.get(),
+        cap: config.paging_cap.get(),
+    };
+    let mut windows = vec![];
+    let (root, mut new) = if config.db.exists() {
+        let store = Store::open_read_only(&config.db)?;
+        let (root, growth) = store.check_mirror(&config.base_url, &window)?;
+        let tree = Writer::spawn(store, 4);
+        if let Some(root) = &root {
+            plan_mirrored(config, fetch, &tree, root.clone(), cost, &mut windows).await?;
+        }
+        drop(tree.close());
+        (root, growth)
+    } else {
+        (None, vec![])
+    };
+    if root.is_none() {
+        new.push(window.clone());
+    }
+    // Show where the new records are: split the largest new stretches the way the harvest
+    // would, a few levels deep.
+    let mut counted = vec![];
+    for w in new {
+        let n = count(fetch, &w).await?;
+        counted.push((w, n));
+    }
+    while counted.len() < PLAN_WINDOWS {
+        let Some(i) = counted
+            .iter()
+            .enumerate()
+            .filter(|(_, (w, n))| *n > cost.cap && w.seconds() > 1)
+            .max_by_key(|(_, (_, n))| *n)
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        let (w, _) = counted.remove(i);
+        for part in w.split().expect("a window of more than one second splits") {
+            let n = count(fetch, &part).await?;
+            counted.push((part, n));
+        }
+    }
+    for (w, n) in counted {
+        windows.push(Planned {
+            why: "new",
+            window: w.to_string(),
+            upstream: Some(n),
+            local: None,
+            requests: cost.new(n),
+        });
+    }
+    windows.sort_by(|a, b| a.window.cmp(&b.window));
+    // Every harvest also reads /fields and proves the whole window with one count.
+    let requests = 2 + windows.iter().map(|w| w.requests).sum::<u64>();
+    Ok(Plan {
+        db: config.db.clone(),
+        source: config.base_url.clone(),
+        window: window.to_string(),
+        windows,
+        requests,
+        weekly_budget: WEEKLY_BUDGET,
+        hours: requests as f64 / config.rate / 3600.0,
+        plan_requests: fetch.stats().requests,
+    })
+}
+
+/// The part of the plan for what is already mirrored: unfinished partitions, the ones
+/// `--recheck-recent` or `--full-refresh` send back, and those whose counts moved.
+async fn plan_mirrored(
+    config: &Config,
+    fetch: &Fetcher,
+    tree: &Writer,
+    root: Partition,
+    cost: Cost,
+    windows: &mut Vec<Planned>,
+) -> Result<()> {
+    let mut refetched = vec![];
+    for p in tree.call(|s| s.unfinished_or_failed()).await? {
+        let (upstream, requests) = match (p.state, p.count) {
+            (PartitionState::New, _) | (_, None) => {
+                let n = count(fetch, &p.window).await?;
+                (Some(n), cost.new(n))
+            }
+            (_, Some(n)) => (None, cost.pages(n.saturating_sub(p.next_offset))),
+        };
+        refetched.push(p.id);
+        windows.push(Planned {
+            why: "unfinished",
+            window: p.window.to_string(),
+            upstream,
+            local: p.count,
+            requests,
+        });
+    }
+    if config.full_refresh || config.recheck_recent > 0 {
+        let since = (!config.full_refresh).then(|| recheck_since(config));
+        for p in tree.call(move |s| s.done_since(since)).await? {
+            let n = p.count.unwrap_or(0);
+            refetched.push(p.id);
+            windows.push(Planned {
+                why: "recheck",
+                window: p.window.to_string(),
+                upstream: None,
+                local: p.count,
+                requests: cost.pages(n),
+            });
+        }
+    }
+    let upstream = count(fetch, &root.window).await?;
+    let survey = descend(fetch, tree, root, upstream, Measure::Verified, false).await?;
+    for m in survey.moved {
+        if refetched.contains(&m.partition.id) {
+            continue;
+        }
+        windows.push(Planned {
+            why: "moved",
+            window: m.partition.window.to_string(),
+            upstream: Some(m.upstream),
+            local: Some(m.local),
+            requests: cost.leaf(m.upstream),
+        });
+    }
+    Ok(())
+}
+
+/// The first second `--recheck-recent` fetches again: the last `recheck_recent` days of the
+/// window.
+pub fn recheck_since(config: &Config) -> Stamp {
+    Stamp(config.window().hi.0 - i64::from(config.recheck_recent) * 86_400 + 1)
+}
+
+/// Estimates of what fetching costs, in requests.
+#[derive(Clone, Copy)]
+struct Cost {
+    rows: u64,
+    cap: u64,
+}
+
+impl Cost {
+    /// Pages of `n` records (one request finds an empty window empty).
+    fn pages(self, n: u64) -> u64 {
+        n.div_ceil(self.rows).max(1)
+    }
+
+    /// A counted partition of `n` records fetched again: paged when it fits one query,
+    /// otherwise counted and split like a new one.
+    fn leaf(self, n: u64) -> u64 {
+        if n <= self.cap {
+            self.pages(n)
+        } else {
+            self.new(n)
+        }
+    }
+
+    /// A new partition of `n` records: one count, then pages when it fits one query;
+    /// otherwise split by halving into leaves of between half the cap and the cap (about
+    /// three quarters on average), each split costing a count and each leaf its pages.
+    fn new(self, n: u64) -> u64 {
+        if n <= self.cap {
+            return 1 + n.div_ceil(self.rows);
+        }
+        let leaves = (n * 4).div_ceil(self.cap * 3);
+        n.div_ceil(self.rows) + 2 * leaves
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "plan for {} from {} into {}",
+            self.window,
+            self.source,
+            self.db.display()
+        )?;
+        if self.windows.is_empty() {
+            writeln!(
+                f,
+                "nothing to fetch: the mirror agrees with upstream's counts"
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  {:<10} {:<48} {:>10} {:>10} {:>9}",
+                "why", "window", "upstream", "local", "requests"
+            )?;
+            let n = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+            for w in &self.windows {
+                writeln!(
+                    f,
+                    "  {:<10} {:<48} {:>10} {:>10} {:>9}",
+                    w.why,
+                    w.window,
+                    n(w.upstream),
+                    n(w.local),
+                    w.requests
+                )?;
+            }
+        }
+        writeln!(
+            f,
+            "about {} requests ({:.2}% of the weekly budget of {} calls), about {:.1} hours at the configured rate",
+            self.requests,
+            self.requests as f64 * 100.0 / self.weekly_budget as f64,
+            self.weekly_budget,
+            self.hours
+        )?;
+        writeln!(
+            f,
+            "this plan made {} requests to count; it wrote nothing",
+            self.plan_requests
+        )
+    }
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "verified {} in {}: {} partitions compared with upstream ({} requests)",
+            self.window,
+            self.db.display(),
+            self.compared,
+            self.requests
+        )?;
+        for d in &self.differences {
+            write!(
+                f,
+                "  differs  {} ({}): local {}, upstream {}",
+                d.window, d.state, d.local, d.upstream
+            )?;
+            match &d.problem {
+                Some(p) => writeln!(f, "; {p}")?,
+                None => writeln!(f)?,
+            }
+        }
+        writeln!(
+            f,
+            "whole window: local {}, upstream {}",
+            self.local_total, self.upstream_total
+        )?;
+        if self.agrees() {
+            writeln!(f, "every count agrees")
+        } else {
+            writeln!(
+                f,
+                "{} partition(s) differ; `oac-mirror harvest` fetches them again",
+                self.differences.len()
+            )
+        }
+    }
+}
