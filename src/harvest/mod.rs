@@ -220,12 +220,21 @@ async fn drive(
                 "the database holds {local} records in the window but upstream counts {upstream}"
             )));
         }
-        warn!(
-            upstream,
-            stored = leaf_sum,
-            round,
-            "the whole window's count moved while harvesting; looking for the partitions that changed"
-        );
+        if round == 0 {
+            // A refresh starts here: upstream changed since the mirror was proven.
+            info!(
+                upstream,
+                mirrored = leaf_sum,
+                "upstream's count of the window differs from the mirror's; looking for the partitions that changed"
+            );
+        } else {
+            warn!(
+                upstream,
+                mirrored = leaf_sum,
+                round,
+                "upstream's count of the window moved while harvesting; looking for the partitions that changed"
+            );
+        }
         let gaps = refetch_moved(h, root, upstream).await?;
         if !gaps.is_empty() {
             return Ok(Proof::Incomplete(gaps.join("; ")));

@@ -320,7 +320,7 @@ pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
             window: w.to_string(),
             upstream: Some(n),
             local: None,
-            requests: cost.new(n),
+            requests: cost.fresh(n),
         });
     }
     windows.sort_by(|a, b| a.window.cmp(&b.window));
@@ -353,7 +353,7 @@ async fn plan_mirrored(
         let (upstream, requests) = match (p.state, p.count) {
             (PartitionState::New, _) | (_, None) => {
                 let n = count(fetch, &p.window).await?;
-                (Some(n), cost.new(n))
+                (Some(n), cost.fresh(n))
             }
             (_, Some(n)) => (None, cost.pages(n.saturating_sub(p.next_offset))),
         };
@@ -422,14 +422,14 @@ impl Cost {
         if n <= self.cap {
             self.pages(n)
         } else {
-            self.new(n)
+            self.fresh(n)
         }
     }
 
     /// A new partition of `n` records: one count, then pages when it fits one query;
     /// otherwise split by halving into leaves of between half the cap and the cap (about
     /// three quarters on average), each split costing a count and each leaf its pages.
-    fn new(self, n: u64) -> u64 {
+    fn fresh(self, n: u64) -> u64 {
         if n <= self.cap {
             return 1 + n.div_ceil(self.rows);
         }

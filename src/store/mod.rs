@@ -33,9 +33,9 @@ pub struct Store {
     path: PathBuf,
     caches: records::Caches,
     next_sweep: i64,
-    /// The run this store is recording (see `begin_run`): pages and leaves add what they
-    /// changed to its row.
-    run: Option<i64>,
+    /// The run this store is recording (see `begin_run`) and when it started: pages and
+    /// leaves add what they changed to its row.
+    run: Option<(i64, String)>,
     /// Held by a store opened for harvesting: no second harvest while it lives.
     _lock: Option<lock::HarvestLock>,
 }

@@ -211,7 +211,7 @@ impl Store {
         .map_err(Error::sqlite("record run"))?;
         let run = tx.last_insert_rowid();
         tx.commit().map_err(Error::sqlite("commit run start"))?;
-        self.run = Some(run);
+        self.run = Some((run, at));
         Ok(run)
     }
 
@@ -365,7 +365,7 @@ impl Store {
             rusqlite::params_from_iter([&at].into_iter().chain(args.iter()).chain([&sweep.to_string()])),
         )
         .map_err(Error::sqlite("mark vanished records"))?;
-        if let Some(run) = self.run
+        if let Some((run, _)) = &self.run
             && vanished > 0
         {
             tx.execute(

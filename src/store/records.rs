@@ -47,7 +47,7 @@ impl Store {
         let result = write_page(
             &tx,
             &mut self.caches,
-            self.run,
+            self.run.as_ref(),
             id,
             sweep,
             next_offset,
@@ -69,7 +69,7 @@ impl Store {
 fn write_page(
     tx: &Transaction<'_>,
     caches: &mut Caches,
-    run: Option<i64>,
+    run: Option<&(i64, String)>,
     id: i64,
     sweep: i64,
     next_offset: u64,
@@ -118,19 +118,28 @@ fn write_page(
         .map_err(Error::sqlite("prepare citation upsert"))?;
     // The upsert changes a stored record only when upstream changed it; one it leaves alone
     // still moves to this sweep. Whether the id was stored before tells added from updated.
-    let mut exists = tx
-        .prepare_cached("SELECT 1 FROM citations WHERE id = ?1")
+    let mut stored = tx
+        .prepare_cached("SELECT deleted_at FROM citations WHERE id = ?1")
         .map_err(Error::sqlite("prepare citation lookup"))?;
     let mut seen = tx
         .prepare_cached("UPDATE citations SET sweep = ?2 WHERE id = ?1")
         .map_err(Error::sqlite("prepare citation sweep"))?;
-    let (mut added, mut updated) = (0u64, 0u64);
+    // A record this run marked deleted that turns up again (it moved to a window fetched
+    // later) was not deleted after all.
+    let (mut added, mut updated, mut revived) = (0u64, 0u64, 0u64);
     for c in citations {
         let action = action_id(tx, caches, c)?;
         let reference = reference_id(tx, caches, c)?;
-        let existed = exists
-            .exists([&c.id])
+        let before: Option<Option<String>> = stored
+            .query_row([&c.id], |r| r.get(0))
+            .optional()
             .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
+        let existed = before.is_some();
+        if let (Some(Some(deleted_at)), Some((_, started))) = (&before, run)
+            && deleted_at >= started
+        {
+            revived += 1;
+        }
         let changed = upsert
             .execute(params![
                 c.id,
@@ -157,13 +166,14 @@ fn write_page(
             }
         }
     }
-    if let Some(run) = run
-        && added + updated > 0
+    if let Some((run, _)) = run
+        && added + updated + revived > 0
     {
         tx.prepare_cached(
-            "UPDATE runs SET records_added = records_added + ?2, records_updated = records_updated + ?3 WHERE run_id = ?1",
+            "UPDATE runs SET records_added = records_added + ?2, records_updated = records_updated + ?3,
+                records_deleted = records_deleted - ?4 WHERE run_id = ?1",
         )
-        .and_then(|mut s| s.execute(params![run, added, updated]))
+        .and_then(|mut s| s.execute(params![run, added, updated, revived]))
         .map_err(Error::sqlite("count the run's changes"))?;
     }
     let at = now();
