@@ -471,13 +471,16 @@ impl std::fmt::Display for Plan {
                 )?;
             }
         }
+        let share = self.requests as f64 * 100.0 / self.weekly_budget as f64;
+        let share = if share < 0.01 {
+            "under 0.01%".to_owned()
+        } else {
+            format!("{share:.2}%")
+        };
         writeln!(
             f,
-            "about {} requests ({:.2}% of the weekly budget of {} calls), about {:.1} hours at the configured rate",
-            self.requests,
-            self.requests as f64 * 100.0 / self.weekly_budget as f64,
-            self.weekly_budget,
-            self.hours
+            "about {} requests ({share} of the weekly budget of {} calls), about {:.1} hours at the configured rate",
+            self.requests, self.weekly_budget, self.hours
         )?;
         writeln!(
             f,
