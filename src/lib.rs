@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod harvest;
 pub mod plan;
+pub mod reference;
 pub mod replica;
 pub mod store;
 
