@@ -17,7 +17,9 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod harvest;
+pub mod pack;
 pub mod plan;
 pub mod reference;
 pub mod replica;
