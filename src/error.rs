@@ -104,6 +104,11 @@ pub enum Error {
     #[error("database {path}: {problem}")]
     WindowMismatch { path: PathBuf, problem: String },
 
+    /// `--db` names a file this tool did not make (not SQLite, or another application's
+    /// tables), or a packed hand-off copy given to `harvest`.
+    #[error("database {path} is not an oac-mirror database: {problem}")]
+    NotAMirror { path: PathBuf, problem: String },
+
     /// Another harvest holds the database.
     #[error("database {path} is in use by another harvest ({holder}); wait for it to finish")]
     Locked { path: PathBuf, holder: String },
@@ -265,7 +270,8 @@ impl Error {
 
     /// True for a mistake in how the tool was called or configured (exit status 2): a bad
     /// configuration value, an output that exists, an unknown table, a query that does not
-    /// prepare or that writes, a database that mirrors another source or window.
+    /// prepare or that writes, a database that mirrors another source or window or is no
+    /// mirror at all.
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
@@ -275,6 +281,7 @@ impl Error {
                 | Error::BaseUrl(_)
                 | Error::SourceMismatch { .. }
                 | Error::WindowMismatch { .. }
+                | Error::NotAMirror { .. }
                 | Error::OutputExists { .. }
                 | Error::Usage { .. }
                 | Error::UnknownTable { .. }

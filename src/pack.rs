@@ -158,32 +158,30 @@ pub fn pack(db: &Path, out: &Path, options: &PackOptions) -> Result<PackReport> 
     Ok(report)
 }
 
-/// Refuses an `out` that exists (without `force`), or that is the database itself.
+/// Refuses an `out` that is the database itself or a directory, and one that exists unless
+/// `force`.
 fn check_out(db: &Path, out: &Path, force: bool) -> Result<()> {
-    if !out.exists() {
+    let Ok(found) = std::fs::symlink_metadata(out) else {
         return Ok(());
-    }
+    };
+    let usage = |problem: &str| Error::Usage {
+        flag: "--out".into(),
+        value: out.display().to_string(),
+        problem: problem.into(),
+    };
     let same = match (db.canonicalize(), out.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
     if same {
-        return Err(Error::Usage {
-            flag: "--out".into(),
-            value: out.display().to_string(),
-            problem: "is the database being packed; name a new file".into(),
-        });
+        return Err(usage("is the database being packed; name a new file"));
+    }
+    if found.is_dir() {
+        return Err(usage("is a directory; name a file"));
     }
     if !force {
         return Err(Error::OutputExists {
             path: out.to_owned(),
-        });
-    }
-    if out.is_dir() {
-        return Err(Error::Usage {
-            flag: "--out".into(),
-            value: out.display().to_string(),
-            problem: "is a directory; name a file".into(),
         });
     }
     Ok(())

@@ -60,6 +60,21 @@ impl Store {
     ) -> Result<Store> {
         let conn =
             Connection::open(path).map_err(Error::sqlite(format!("open {}", path.display())))?;
+        let version = schema_version(&conn, path)?;
+        if version == 0 && has_objects(&conn)? {
+            return Err(Error::NotAMirror {
+                path: path.to_owned(),
+                problem: "it holds another application's tables (PRAGMA user_version is 0)".into(),
+            });
+        }
+        if version > 0 && lock.is_some() && !has_table(&conn, "partitions")? {
+            return Err(Error::NotAMirror {
+                path: path.to_owned(),
+                problem: "it is a packed hand-off copy, without the harvest's working tables; \
+                          harvest into the original mirror"
+                    .into(),
+            });
+        }
         conn.pragma_update(None, "journal_mode", journal_mode)
             .map_err(Error::sqlite(format!("set journal mode {journal_mode}")))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -105,9 +120,13 @@ impl Store {
         .map_err(Error::sqlite(format!("open {}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::sqlite("set busy timeout"))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(Error::sqlite("read schema version"))?;
+        let version = schema_version(&conn, path)?;
+        if version == 0 {
+            return Err(Error::NotAMirror {
+                path: path.to_owned(),
+                problem: "it has no oac-mirror schema (PRAGMA user_version is 0)".into(),
+            });
+        }
         if version > MIGRATIONS.len() as i64 {
             return Err(Error::SchemaTooNew {
                 path: path.to_owned(),
@@ -168,6 +187,40 @@ impl Store {
             .map(Option::flatten)
             .map_err(Error::sqlite(format!("read meta {key}")))
     }
+}
+
+/// `PRAGMA user_version`: 0 for a new file or another application's, else the migrations
+/// applied. A file that is not SQLite at all is [`Error::NotAMirror`].
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| {
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+                Error::NotAMirror {
+                    path: path.to_owned(),
+                    problem: "it is not an SQLite database".into(),
+                }
+            } else {
+                Error::Sqlite {
+                    context: format!("read the schema version of {}", path.display()),
+                    source,
+                }
+            }
+        })
+}
+
+/// True when the file has any table, index or view (a new, empty file has none).
+fn has_objects(conn: &Connection) -> Result<bool> {
+    conn.query_row("SELECT count(*) > 0 FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(Error::sqlite("read the schema"))
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .map_err(Error::sqlite("read the schema"))
 }
 
 /// The data changes a migration needs that SQL alone cannot make, run right after migration
