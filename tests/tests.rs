@@ -3,5 +3,6 @@
 
 mod support;
 
+mod handoff;
 mod harvest;
 mod robust;
