@@ -914,6 +914,23 @@ async fn parquet_keeps_rows_and_types_and_partitions_by_year() {
     assert_eq!(report.files, years.len() as u64);
     assert_eq!(report.rows, expected.len() as u64);
     assert_eq!(sorted(all), expected);
+
+    // A --query partitions too, however it ends (a semicolon, a comment).
+    let query = "SELECT id, create_date_time FROM oa_citations -- all of them\n; -- done";
+    let report = export::export(
+        &m.db,
+        &ExportRequest {
+            partition_by: Some(PartitionBy::Year),
+            ..request(
+                Source::Query(query.into()),
+                Format::Parquet,
+                &m.dir.join("query-by-year"),
+            )
+        },
+    )
+    .unwrap();
+    assert_eq!(report.rows, expected.len() as u64);
+    assert_eq!(report.files, years.len() as u64);
 }
 
 fn cli(args: &[&str]) -> std::process::Output {
@@ -1023,6 +1040,10 @@ async fn usage_errors_exit_2_and_name_what_is_wrong() {
         (
             export("csv", &x, &["--query", "DELETE FROM citations"]),
             vec!["DELETE FROM citations", "would change the database"],
+        ),
+        (
+            export("csv", &x, &["--query", "ATTACH 'other.db' AS other"]),
+            vec!["ATTACH 'other.db' AS other", "returns no columns"],
         ),
         (
             export("csv", &existing, &["--table", "meta"]),

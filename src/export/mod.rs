@@ -261,7 +261,14 @@ fn select_sql(conn: &Connection, db: &Path, request: &ExportRequest) -> Result<S
                     query: query.clone(),
                 });
             }
-            query.trim().trim_end_matches(';').to_owned()
+            if stmt.column_count() == 0 {
+                return Err(Error::Usage {
+                    flag: "--query".into(),
+                    value: query.clone(),
+                    problem: "returns no columns; export runs a query that returns rows".into(),
+                });
+            }
+            statement_text(query).to_owned()
         }
     };
     if request.partition_by.is_none() {
@@ -278,9 +285,38 @@ fn select_sql(conn: &Connection, db: &Path, request: &ExportRequest) -> Result<S
             problem: format!("needs a {PARTITION_COLUMN} column in what is exported"),
         });
     }
+    // On lines of their own, so that a comment ending the query ends before the parenthesis.
     Ok(format!(
-        "SELECT * FROM ({inner}) ORDER BY {PARTITION_COLUMN}"
+        "SELECT * FROM (\n{inner}\n) ORDER BY {PARTITION_COLUMN}"
     ))
+}
+
+/// The text of the one statement in `query`, without the `;` that may end it (and the spaces
+/// and comments after that), so that it can stand inside parentheses. `query` is known to
+/// prepare as one statement: the first `;` outside quotes and comments ends it.
+fn statement_text(query: &str) -> &str {
+    let bytes = query.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let skip_to = |from: usize, end: &[u8]| {
+            rest[from..]
+                .windows(end.len())
+                .position(|w| w == end)
+                .map_or(bytes.len(), |p| i + from + p + end.len())
+        };
+        i = match rest[0] {
+            b';' => return query[..i].trim(),
+            b'\'' => skip_to(1, b"'"),
+            b'"' => skip_to(1, b"\""),
+            b'`' => skip_to(1, b"`"),
+            b'[' => skip_to(1, b"]"),
+            b'-' if rest.starts_with(b"--") => skip_to(2, b"\n"),
+            b'/' if rest.starts_with(b"/*") => skip_to(2, b"*/"),
+            _ => i + 1,
+        };
+    }
+    query.trim()
 }
 
 /// The schema's own spelling of table or view `name` (matched as SQLite matches names, without
@@ -552,6 +588,28 @@ mod tests {
         ] {
             assert_eq!(Kind::of_declaration(decl), kind, "{decl}");
         }
+    }
+
+    #[test]
+    fn a_statement_ends_at_its_first_semicolon_outside_quotes_and_comments() {
+        assert_eq!(statement_text(" SELECT 1; "), "SELECT 1");
+        assert_eq!(
+            statement_text("SELECT 1 -- a; comment"),
+            "SELECT 1 -- a; comment"
+        );
+        assert_eq!(statement_text("SELECT 1; -- done"), "SELECT 1");
+        assert_eq!(
+            statement_text("SELECT ';', \"a;b\" /* ; */ FROM t;"),
+            "SELECT ';', \"a;b\" /* ; */ FROM t"
+        );
+        assert_eq!(
+            statement_text("SELECT 'it''s; fine'"),
+            "SELECT 'it''s; fine'"
+        );
+        assert_eq!(
+            statement_text("SELECT [a;b], `c;d` FROM t"),
+            "SELECT [a;b], `c;d` FROM t"
+        );
     }
 
     #[test]
