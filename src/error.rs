@@ -104,6 +104,11 @@ pub enum Error {
     #[error("database {path}: {problem}")]
     WindowMismatch { path: PathBuf, problem: String },
 
+    /// `--db` names a file this tool did not make (not SQLite, or another application's
+    /// tables), or a packed hand-off copy given to `harvest`.
+    #[error("database {path} is not an oac-mirror database: {problem}")]
+    NotAMirror { path: PathBuf, problem: String },
+
     /// Another harvest holds the database.
     #[error("database {path} is in use by another harvest ({holder}); wait for it to finish")]
     Locked { path: PathBuf, holder: String },
@@ -120,12 +125,90 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    /// File system trouble outside SQLite (lock file, export file).
+    /// File system trouble outside SQLite (lock file, export file, standard output).
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+
+    /// `--out` names a file or directory that exists, and `--force` was not given.
+    #[error("--out {path}: it exists; pass --force to replace it")]
+    OutputExists { path: PathBuf },
+
+    /// A command-line value that does not fit the others or the files it names (an output that
+    /// is the input, `--partition-by` with a format that cannot be partitioned).
+    #[error("{flag} {value:?}: {problem}")]
+    Usage {
+        flag: String,
+        value: String,
+        problem: String,
+    },
+
+    /// `--table` names no table or view of the database.
+    #[error("--table {name:?}: no such table or view in {db}; it has: {}", known.join(", "))]
+    UnknownTable {
+        name: String,
+        db: PathBuf,
+        known: Vec<String>,
+    },
+
+    /// `--query` cannot be prepared: a syntax error, an unknown table or column. (The cause is
+    /// not repeated in the message: `{:#}` prints the chain.)
+    #[error("--query {query:?} does not prepare")]
+    BadQuery {
+        query: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// `--query` would change the database; an export only reads.
+    #[error("--query {query:?} would change the database; export runs only queries that read")]
+    QueryWrites { query: String },
+
+    /// A value that does not fit the Parquet column type chosen for its column (for `--query`,
+    /// the type is read from the first rows; a CAST in the query fixes it).
+    #[error(
+        "row {row}, column {column:?}: a {found} value in a {expected} column; CAST the column in --query to one type"
+    )]
+    ExportValue {
+        column: String,
+        row: u64,
+        found: &'static str,
+        expected: &'static str,
+    },
+
+    /// The CSV writer failed for a reason other than I/O.
+    #[error("{path}: writing CSV failed")]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+
+    /// Building an Arrow record batch failed.
+    #[error("{path}: building a record batch failed")]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+
+    /// The Parquet writer failed (I/O included: its cause is kept).
+    #[error("{path}: writing Parquet failed")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    /// A packed copy failed `PRAGMA integrity_check` or `PRAGMA foreign_key_check`.
+    #[error("{path} failed the {check}: {report}")]
+    Integrity {
+        path: PathBuf,
+        check: &'static str,
+        report: String,
     },
 }
 
@@ -185,6 +268,43 @@ impl Error {
         )
     }
 
+    /// True for a mistake in how the tool was called or configured (exit status 2): a bad
+    /// configuration value, an output that exists, an unknown table, a query that does not
+    /// prepare or that writes, a database that mirrors another source or window or is no
+    /// mirror at all.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::Config { .. }
+                | Error::ConfigRead { .. }
+                | Error::ConfigParse { .. }
+                | Error::BaseUrl(_)
+                | Error::SourceMismatch { .. }
+                | Error::WindowMismatch { .. }
+                | Error::NotAMirror { .. }
+                | Error::OutputExists { .. }
+                | Error::Usage { .. }
+                | Error::UnknownTable { .. }
+                | Error::BadQuery { .. }
+                | Error::QueryWrites { .. }
+        )
+    }
+
+    /// True when writing stopped because the reader went away (`oac-mirror export --out - |
+    /// head`): anywhere in the chain of causes, an I/O error of kind `BrokenPipe`.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
         let context = context.into();
         move |source| Error::Sqlite { context, source }
@@ -229,5 +349,39 @@ mod tests {
         );
         assert!(status(429).is_rate_limited());
         assert!(status(413).is_too_large());
+    }
+
+    #[test]
+    fn a_broken_pipe_is_found_behind_any_wrapper() {
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let io = Error::Io {
+            path: "-".into(),
+            source: pipe(),
+        };
+        assert!(io.is_broken_pipe());
+        let parquet = Error::Parquet {
+            path: "-".into(),
+            source: pipe().into(),
+        };
+        assert!(parquet.is_broken_pipe());
+        let full = Error::Io {
+            path: "-".into(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        };
+        assert!(!full.is_broken_pipe());
+        assert!(!status(500).is_broken_pipe());
+    }
+
+    #[test]
+    fn usage_errors_are_told_apart_from_runtime_ones() {
+        assert!(Error::OutputExists { path: "x".into() }.is_usage());
+        assert!(
+            Error::QueryWrites {
+                query: "DELETE FROM citations".into()
+            }
+            .is_usage()
+        );
+        assert!(!status(500).is_usage());
+        assert!(!Error::WriterStopped.is_usage());
     }
 }

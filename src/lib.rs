@@ -2,7 +2,8 @@
 //! provably, and resumes where it stopped.
 //!
 //! # Layout
-//! Data flows one way: config → plan → fetch → store.
+//! Data flows one way: config → plan → fetch → store, and out of the store through pack and
+//! export, which only read a mirror.
 //! - [`config`]: flags, environment and config file in, one validated [`config::Config`] out.
 //! - [`plan`]: date windows over `createDateTime` and how they split (pure, no I/O).
 //! - [`api`]: the HTTP client, the query syntax and the record contract (no retries, no SQL).
@@ -10,6 +11,10 @@
 //!   the one rate limiter and the retry policy every request goes through.
 //! - [`store`]: SQLite: migrations, the checkpoint (partitions), upserts, quarantine, status;
 //!   [`store::writer`] is the one thread that writes during a harvest.
+//! - [`reference`]: reads a cited reference's free text into country, number, kind code and
+//!   inventor, or flags it as non-patent literature (pure, no I/O).
+//! - [`pack`]: the hand-off file: a compact, checked, self-describing copy of a mirror.
+//! - [`export`]: a table, view or query streamed out as CSV, NDJSON or Parquet.
 //! - [`replica`]: a local stand-in for the USPTO service, for tests and for trying the tool
 //!   without an API key.
 //! - [`error`]: the one error type and which errors are worth retrying.
@@ -17,8 +22,11 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod harvest;
+pub mod pack;
 pub mod plan;
+pub mod reference;
 pub mod replica;
 pub mod store;
 

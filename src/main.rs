@@ -1,6 +1,7 @@
 //! The `oac-mirror` command: parses arguments, sets up logging, loads the configuration, calls
 //! one library entry point and turns the result into an exit status
-//! (0 complete, 1 incomplete but resumable, 2 usage or configuration error).
+//! (0 complete or done, 1 incomplete but resumable or a runtime failure, 2 usage or
+//! configuration error).
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -11,7 +12,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use oac_mirror::config::{self, LogFormat, RawConfig};
+use oac_mirror::export::{self, ExportRequest, Format, Output, PartitionBy};
 use oac_mirror::harvest::{self, fetch::Fetcher, survey};
+use oac_mirror::pack::{self, PackOptions};
 use oac_mirror::store::Store;
 use oac_mirror::{Error, api, replica};
 use tokio_util::sync::CancellationToken;
@@ -44,6 +47,11 @@ enum Command {
     /// Serve a local replica of the USPTO service with synthetic records, for trying the tool
     /// without an API key.
     Replica(ReplicaArgs),
+    /// Write a compact, self-describing copy of the mirror for analysts (not WAL, ANALYZEd,
+    /// integrity-checked, without the harvest's working tables).
+    Pack(PackArgs),
+    /// Stream a table, view or query out as CSV, NDJSON or Parquet.
+    Export(ExportArgs),
 }
 
 #[derive(Args)]
@@ -169,6 +177,54 @@ struct StatusArgs {
 }
 
 #[derive(Args)]
+struct PackArgs {
+    /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// The mirror to pack [default: oac-mirror.db]
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// The packed file to write
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// Replace --out if it exists
+    #[arg(long)]
+    force: bool,
+    /// Keep the harvest's working tables (partitions, runs, rejected_records)
+    #[arg(long)]
+    keep_working_tables: bool,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["table", "query"]))]
+struct ExportArgs {
+    /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// The mirror (or packed file) to read [default: oac-mirror.db]
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Output format: csv, ndjson or parquet
+    #[arg(long, value_name = "FORMAT")]
+    format: Format,
+    /// Output file, `-` for standard output, or with --partition-by a directory
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// Export every row of this table or view
+    #[arg(long, value_name = "NAME")]
+    table: Option<String>,
+    /// Export the rows of this read-only SQL query
+    #[arg(long, value_name = "SQL")]
+    query: Option<String>,
+    /// Parquet only: one file per year of create_date_time, in year=YYYY/ directories
+    #[arg(long, value_name = "year")]
+    partition_by: Option<PartitionBy>,
+    /// Replace --out if it exists
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
 struct ReplicaArgs {
     /// Address to listen on (loopback)
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -214,15 +270,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("oac-mirror: {e:#}");
             match e.downcast_ref::<Error>() {
-                Some(
-                    Error::Config { .. }
-                    | Error::ConfigRead { .. }
-                    | Error::ConfigParse { .. }
-                    | Error::BaseUrl(_),
-                ) => ExitCode::from(2),
-                Some(Error::SourceMismatch { .. } | Error::WindowMismatch { .. }) => {
-                    ExitCode::from(2)
-                }
+                Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
             }
         }
@@ -397,17 +445,61 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Status(args) => {
             init_logging(false, LogFormat::Text, None);
-            let raw = RawConfig {
-                db: args.db.clone(),
-                ..Default::default()
-            };
-            let config = config::load(raw, args.config.as_deref(), &env)?;
-            let store = Store::open_read_only(&config.db)?;
+            let db = db_path(args.db, args.config.as_deref())?;
+            let store = Store::open_read_only(&db)?;
             let status = store.status()?;
             if args.json {
                 print_json(&status)?;
             } else {
                 print!("{status}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pack(args) => {
+            init_logging(false, LogFormat::Text, None);
+            let db = db_path(args.db, args.config.as_deref())?;
+            let options = PackOptions {
+                force: args.force,
+                keep_working_tables: args.keep_working_tables,
+            };
+            let report = pack::pack(&db, &args.out, &options)?;
+            eprintln!(
+                "packed {} records ({}) into {} ({} bytes)",
+                report.records,
+                if report.complete {
+                    "proven complete"
+                } else {
+                    "NOT proven complete; see meta"
+                },
+                report.out.display(),
+                report.bytes
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            init_logging(false, LogFormat::Text, None);
+            let db = db_path(args.db, args.config.as_deref())?;
+            let source = match (args.table, args.query) {
+                (Some(table), _) => export::Source::Table(table),
+                (None, Some(query)) => export::Source::Query(query),
+                (None, None) => unreachable!("clap requires one of --table, --query"),
+            };
+            let request = ExportRequest {
+                source,
+                format: args.format,
+                out: Output::parse(&args.out),
+                partition_by: args.partition_by,
+                force: args.force,
+            };
+            let report = export::export(&db, &request)?;
+            if request.out != Output::Stdout {
+                eprintln!(
+                    "exported {} rows to {} ({} file(s), {} bytes)",
+                    report.rows,
+                    args.out.display(),
+                    report.files,
+                    report.bytes
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -439,6 +531,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The database named by `--db`, the config file or the default, as `status` finds it.
+fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    let raw = RawConfig {
+        db,
+        ..Default::default()
+    };
+    Ok(config::load(raw, config_file, &env)?.db)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, the page in flight is

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod handoff;
 mod harvest;
 mod refresh;
 mod robust;

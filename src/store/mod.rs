@@ -24,7 +24,8 @@ pub use status::{FailedPartition, RunSummary, Status};
 /// add a new one.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
-    include_str!("../../migrations/0002_refresh.sql"),
+    include_str!("../../migrations/0002_handoff.sql"),
+    include_str!("../../migrations/0003_refresh.sql"),
 ];
 
 /// An open database.
@@ -45,10 +46,41 @@ impl Store {
     /// lock (see [`lock`]), then WAL, `synchronous=NORMAL`, foreign keys on.
     pub fn open(path: &Path) -> Result<Store> {
         let lock = lock::HarvestLock::acquire(path)?;
+        Store::open_with_journal(path, "WAL", Some(lock))
+    }
+
+    /// Opens and migrates a copy that is being prepared for hand-off (`oac-mirror pack`): like
+    /// [`Store::open`], but with the rollback journal instead of WAL, so that the finished file
+    /// is one self-contained file that opens read-only anywhere, and without the harvest lock
+    /// (the copy is private to the pack, and a lock file would be left beside it).
+    pub fn open_handoff(path: &Path) -> Result<Store> {
+        Store::open_with_journal(path, "DELETE", None)
+    }
+
+    fn open_with_journal(
+        path: &Path,
+        journal_mode: &str,
+        lock: Option<lock::HarvestLock>,
+    ) -> Result<Store> {
         let conn =
             Connection::open(path).map_err(Error::sqlite(format!("open {}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(Error::sqlite("set WAL mode"))?;
+        let version = schema_version(&conn, path)?;
+        if version == 0 && has_objects(&conn)? {
+            return Err(Error::NotAMirror {
+                path: path.to_owned(),
+                problem: "it holds another application's tables (PRAGMA user_version is 0)".into(),
+            });
+        }
+        if version > 0 && lock.is_some() && !has_table(&conn, "partitions")? {
+            return Err(Error::NotAMirror {
+                path: path.to_owned(),
+                problem: "it is a packed hand-off copy, without the harvest's working tables; \
+                          harvest into the original mirror"
+                    .into(),
+            });
+        }
+        conn.pragma_update(None, "journal_mode", journal_mode)
+            .map_err(Error::sqlite(format!("set journal mode {journal_mode}")))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(Error::sqlite("set synchronous"))?;
         conn.pragma_update(None, "foreign_keys", true)
@@ -61,7 +93,7 @@ impl Store {
             caches: Default::default(),
             next_sweep: 0,
             run: None,
-            _lock: Some(lock),
+            _lock: lock,
         };
         store.migrate()?;
         store.next_sweep = store
@@ -93,9 +125,13 @@ impl Store {
         .map_err(Error::sqlite(format!("open {}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::sqlite("set busy timeout"))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(Error::sqlite("read schema version"))?;
+        let version = schema_version(&conn, path)?;
+        if version == 0 {
+            return Err(Error::NotAMirror {
+                path: path.to_owned(),
+                problem: "it has no oac-mirror schema (PRAGMA user_version is 0)".into(),
+            });
+        }
         if version > MIGRATIONS.len() as i64 {
             return Err(Error::SchemaTooNew {
                 path: path.to_owned(),
@@ -142,6 +178,7 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             tx.execute_batch(sql)
                 .map_err(Error::sqlite(format!("apply migration {}", i + 1)))?;
+            after_migration(&tx, i + 1)?;
         }
         tx.pragma_update(None, "user_version", known)
             .map_err(Error::sqlite("record schema version"))?;
@@ -155,6 +192,50 @@ impl Store {
             .optional()
             .map(Option::flatten)
             .map_err(Error::sqlite(format!("read meta {key}")))
+    }
+}
+
+/// `PRAGMA user_version`: 0 for a new file or another application's, else the migrations
+/// applied. A file that is not SQLite at all is [`Error::NotAMirror`].
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| {
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+                Error::NotAMirror {
+                    path: path.to_owned(),
+                    problem: "it is not an SQLite database".into(),
+                }
+            } else {
+                Error::Sqlite {
+                    context: format!("read the schema version of {}", path.display()),
+                    source,
+                }
+            }
+        })
+}
+
+/// True when the file has any table, index or view (a new, empty file has none).
+fn has_objects(conn: &Connection) -> Result<bool> {
+    conn.query_row("SELECT count(*) > 0 FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(Error::sqlite("read the schema"))
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .map_err(Error::sqlite("read the schema"))
+}
+
+/// The data changes a migration needs that SQL alone cannot make, run right after migration
+/// `version` in the same transaction.
+fn after_migration(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<()> {
+    match version {
+        // 0002 added the parsed-reference columns; fill them for the rows already stored.
+        2 => records::fill_parsed_references(tx).map(drop),
+        _ => Ok(()),
     }
 }
 
@@ -184,5 +265,86 @@ mod tests {
             Store::open(&path),
             Err(Error::SchemaTooNew { found: 99, .. })
         ));
+    }
+
+    /// A database harvested before 0002 gets its references parsed when it is opened.
+    #[test]
+    fn migration_2_parses_the_references_already_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        for (text, parsed) in [
+            (Some("Sabe; Kohtaro US 20070217688 A1"), Some("20070217688")),
+            (
+                Some("Itagaki; Takeshi US 20150044531 A1 "),
+                Some("20150044531"),
+            ),
+            (Some("------- European Patent"), None),
+            (
+                Some("Smith, J., \"Neural nets\", IEEE Trans., 2019, pp. 1-10"),
+                None,
+            ),
+            (None, None),
+        ] {
+            conn.execute(
+                "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier) VALUES (?1, ?2)",
+                [text, parsed],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        type Parts = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Parts> = store
+            .conn
+            .prepare("SELECT country, document_number, kind_code, first_inventor, is_npl FROM cited_references ORDER BY reference_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            rows,
+            [
+                (
+                    s("US"),
+                    s("20070217688"),
+                    s("A1"),
+                    s("Sabe; Kohtaro"),
+                    Some(0)
+                ),
+                (
+                    s("US"),
+                    s("20150044531"),
+                    s("A1"),
+                    s("Itagaki; Takeshi"),
+                    Some(0)
+                ),
+                (s("EP"), None, None, None, Some(0)),
+                (None, None, None, None, Some(1)),
+                (None, None, None, None, None),
+            ]
+        );
+        let text: String = store
+            .conn
+            .query_row(
+                "SELECT reference_identifier FROM cited_references WHERE reference_id = 2",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            text, "Itagaki; Takeshi US 20150044531 A1 ",
+            "the raw text is kept"
+        );
     }
 }

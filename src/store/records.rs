@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Store, now};
 use crate::api::record::{Citation, Rejected};
 use crate::error::{Error, Result};
+use crate::reference::{self, ParsedReference};
 
 /// Ids of dimension rows already written, so that most records need one statement, not four.
 /// Bounded: cleared when full, which costs a few lookups and nothing else.
@@ -278,13 +279,115 @@ fn reference_id(tx: &Transaction<'_>, caches: &mut Caches, c: &Citation) -> Resu
         .map_err(Error::sqlite("look up reference"))?;
     let id = match found {
         Some(id) => id,
-        None => tx
-            .prepare_cached(
-                "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier) VALUES (?1, ?2) RETURNING reference_id",
+        None => {
+            let p = parsed(key.0.as_deref());
+            tx.prepare_cached(
+                "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier,
+                    country, document_number, kind_code, first_inventor, is_npl)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING reference_id",
             )
-            .and_then(|mut s| s.query_row(params![key.0, key.1], |r| r.get(0)))
-            .map_err(Error::sqlite("store reference"))?,
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        key.0,
+                        key.1,
+                        p.country,
+                        p.document_number,
+                        p.kind_code,
+                        p.first_inventor,
+                        p.is_npl
+                    ],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(Error::sqlite("store reference"))?
+        }
     };
     caches.references.insert(key, id);
     Ok(id)
+}
+
+/// The parsed-reference columns of one reference text: all NULL when there is no text.
+struct Parsed {
+    country: Option<String>,
+    document_number: Option<String>,
+    kind_code: Option<String>,
+    first_inventor: Option<String>,
+    is_npl: Option<bool>,
+}
+
+fn parsed(text: Option<&str>) -> Parsed {
+    match text.and_then(reference::parse) {
+        Some(ParsedReference {
+            country,
+            document_number,
+            kind_code,
+            first_inventor,
+            is_npl,
+        }) => Parsed {
+            country,
+            document_number,
+            kind_code,
+            first_inventor,
+            is_npl: Some(is_npl),
+        },
+        None => Parsed {
+            country: None,
+            document_number: None,
+            kind_code: None,
+            first_inventor: None,
+            is_npl: None,
+        },
+    }
+}
+
+/// Rows read and written per step of [`fill_parsed_references`], so that memory stays bounded
+/// however many references a database holds.
+const FILL_BATCH: usize = 10_000;
+
+/// Fills the parsed-reference columns of the rows stored before migration 2 added them (those
+/// with a text and no `is_npl` yet), in batches by `reference_id`. Returns how many it filled.
+pub(super) fn fill_parsed_references(tx: &Transaction<'_>) -> Result<u64> {
+    let mut select = tx
+        .prepare(
+            "SELECT reference_id, reference_identifier FROM cited_references
+             WHERE reference_id > ?1 AND reference_identifier IS NOT NULL AND is_npl IS NULL
+             ORDER BY reference_id LIMIT ?2",
+        )
+        .map_err(Error::sqlite("prepare reference backfill"))?;
+    let mut update = tx
+        .prepare(
+            "UPDATE cited_references SET country = ?2, document_number = ?3, kind_code = ?4,
+                first_inventor = ?5, is_npl = ?6 WHERE reference_id = ?1",
+        )
+        .map_err(Error::sqlite("prepare reference backfill"))?;
+    let (mut after, mut filled) = (0_i64, 0_u64);
+    loop {
+        let batch: Vec<(i64, String)> = select
+            .query_map(params![after, FILL_BATCH as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(Error::sqlite("read references to parse"))?;
+        let Some(&(last, _)) = batch.last() else {
+            return Ok(filled);
+        };
+        for (id, text) in &batch {
+            let p = parsed(Some(text));
+            if p.is_npl.is_some() {
+                update
+                    .execute(params![
+                        id,
+                        p.country,
+                        p.document_number,
+                        p.kind_code,
+                        p.first_inventor,
+                        p.is_npl
+                    ])
+                    .map_err(Error::sqlite("store parsed reference"))?;
+                filled += 1;
+            }
+        }
+        after = last;
+    }
 }
