@@ -193,6 +193,11 @@ async fn refreshes_cost_what_changed_and_end_exact() {
         plan_local.windows.iter().all(|w| w.why == "moved"),
         "{plan_local}"
     );
+    let (estimate, actual) = (plan_local.requests as f64, local.stats.requests as f64);
+    assert!(
+        estimate > actual * 0.7 && estimate < actual * 1.4,
+        "plan estimated {estimate} requests, the refresh took {actual}\n{plan_local}"
+    );
     assert!(
         local.stats.requests * 5 < first.stats.requests,
         "local change cost {} of {}",
@@ -553,4 +558,189 @@ async fn cron_friendly_command_line() {
     assert_eq!(status["deleted"], 100);
     assert_eq!(status["runs"][0]["records_deleted"], 100);
     assert_eq!(status["runs"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_that_move_between_windows_are_found() {
+    let v1 = synthetic(4_000, 31);
+    let replica = replica(v1.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
+    assert!(harvest(&cfg).await.unwrap().complete);
+
+    // A record moves from an old window to a late one, and a new record lands where it was:
+    // the old window's count is unchanged, and only the records stored show the loss.
+    let mut v2 = v1.clone();
+    let moved = v2.iter().position(|d| stamp(d) < "2019").unwrap();
+    let old_stamp = stamp(&v2[moved]).to_owned();
+    v2[moved]["createDateTime"] = json!("2025-11-01T00:00:00");
+    let mut newcomer = synthetic(1, 404).remove(0);
+    newcomer["createDateTime"] = json!(old_stamp);
+    v2.push(newcomer);
+    replica.replace_data(v2.clone());
+    let refresh = harvest(&cfg).await.unwrap();
+    assert!(refresh.complete, "{}", refresh.message);
+    assert_eq!(view_rows(&db), expected_rows(&v2));
+    assert!(verify(&cfg, false).await.agrees());
+
+    // A record that only moves leaves every count of the larger windows as it was: a
+    // refresh cannot see it, verify can, and a full refresh repairs it.
+    let mut v3 = v2.clone();
+    let moved = v3.iter().position(|d| stamp(d) < "2020").unwrap();
+    v3[moved]["createDateTime"] = json!("2025-11-02T00:00:00");
+    replica.replace_data(v3.clone());
+    assert!(harvest(&cfg).await.unwrap().complete);
+    let v = verify(&cfg, false).await;
+    assert_eq!(v.differences.len(), 2, "{v}");
+    assert!(v.to_string().contains("--full-refresh"), "{v}");
+    let full = config(&replica, &db, "2017-10-01", "2025-12-31", |c| {
+        small_pages(c);
+        c.full_refresh = Some(true);
+    });
+    assert!(harvest(&full).await.unwrap().complete);
+    assert_eq!(view_rows(&db), expected_rows(&v3));
+    assert!(verify(&cfg, false).await.agrees());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_grown_every_night_stays_cheap_to_refresh() {
+    let docs = synthetic(3_000, 41);
+    let (late, early): (Vec<Value>, Vec<Value>) =
+        docs.iter().cloned().partition(|d| stamp(d) >= "2025-06-01");
+    assert!(!late.is_empty() && !early.is_empty());
+    let replica = replica(docs.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let (_dir2, straight) = temp_db();
+    assert!(
+        harvest(&config(
+            &replica,
+            &db,
+            "2017-10-01",
+            "2025-06-30",
+            small_pages
+        ))
+        .await
+        .unwrap()
+        .complete
+    );
+    // Thirty nights, each extending the window by a day.
+    let mut day = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+    for _ in 0..30 {
+        day = day.succ_opt().unwrap();
+        let to = day.format("%Y-%m-%d").to_string();
+        let run = harvest(&config(&replica, &db, "2017-10-01", &to, small_pages))
+            .await
+            .unwrap();
+        assert!(run.complete, "{}", run.message);
+    }
+    let to = day.format("%Y-%m-%d").to_string();
+    let grown = config(&replica, &db, "2017-10-01", &to, small_pages);
+    let expected: Vec<Value> = docs
+        .iter()
+        .filter(|d| stamp(d) <= format!("{to}T23:59:59").as_str())
+        .cloned()
+        .collect();
+    assert_eq!(view_rows(&db), expected_rows(&expected));
+    let depth = query_i64(
+        &db,
+        "WITH RECURSIVE d(id, n) AS (SELECT partition_id, 0 FROM partitions WHERE parent_id IS NULL
+           UNION ALL SELECT p.partition_id, n + 1 FROM partitions p JOIN d ON p.parent_id = d.id)
+         SELECT max(n) FROM d",
+    );
+    let never_grown = config(&replica, &straight, "2017-10-01", &to, small_pages);
+    assert!(harvest(&never_grown).await.unwrap().complete);
+    let straight_depth = query_i64(
+        &straight,
+        "WITH RECURSIVE d(id, n) AS (SELECT partition_id, 0 FROM partitions WHERE parent_id IS NULL
+           UNION ALL SELECT p.partition_id, n + 1 FROM partitions p JOIN d ON p.parent_id = d.id)
+         SELECT max(n) FROM d",
+    );
+    assert!(
+        depth <= straight_depth + 6,
+        "grown depth {depth}, straight {straight_depth}"
+    );
+
+    // One deletion in 2017: found with a few more counts than on a mirror that never grew.
+    let gone = expected.iter().position(|d| stamp(d) < "2018").unwrap();
+    let mut v2 = expected.clone();
+    v2.remove(gone);
+    v2.extend(
+        docs.iter()
+            .filter(|d| stamp(d) > format!("{to}T23:59:59").as_str())
+            .cloned(),
+    );
+    replica.replace_data(v2.clone());
+    let a = harvest(&grown).await.unwrap();
+    let b = harvest(&never_grown).await.unwrap();
+    assert!(a.complete && b.complete);
+    let in_window: Vec<Value> = v2
+        .iter()
+        .filter(|d| stamp(d) <= format!("{to}T23:59:59").as_str())
+        .cloned()
+        .collect();
+    assert_eq!(view_rows(&db), expected_rows(&in_window));
+    assert_eq!(view_rows(&straight), expected_rows(&in_window));
+    assert!(
+        a.stats.requests <= b.stats.requests + 12,
+        "grown {} vs never grown {}",
+        a.stats.requests,
+        b.stats.requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recheck_counts_again_and_starts_with_fresh_attempts() {
+    let v1 = synthetic(2_000, 43);
+    let replica = replica(v1.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
+    assert!(harvest(&cfg).await.unwrap().complete);
+    let last = v1.iter().map(|d| stamp(d).to_owned()).max().unwrap();
+    let mut v2 = v1.clone();
+    for mut doc in synthetic(3, 45) {
+        doc["createDateTime"] = json!(last);
+        v2.push(doc);
+    }
+    replica.replace_data(v2.clone());
+    let days = {
+        let last = chrono::NaiveDate::parse_from_str(&last[..10], "%Y-%m-%d").unwrap();
+        (chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap() - last).num_days() as u32 + 1
+    };
+    let recheck = harvest(&config(&replica, &db, "2017-10-01", "2025-12-31", |c| {
+        small_pages(c);
+        c.recheck_recent = Some(days);
+        c.leaf_attempts = Some(1);
+    }))
+    .await
+    .unwrap();
+    assert!(recheck.complete, "{}", recheck.message);
+    assert_eq!(view_rows(&db), expected_rows(&v2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it() {
+    let docs = synthetic(500, 47);
+    let replica = replica(docs.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
+    assert!(harvest(&cfg).await.unwrap().complete);
+    // Take the database back to schema version 2.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "DROP VIEW oa_citations_deleted; DROP INDEX citations_deleted;
+             ALTER TABLE runs DROP COLUMN records_added; ALTER TABLE runs DROP COLUMN records_updated;
+             ALTER TABLE runs DROP COLUMN records_deleted;
+             DELETE FROM schema_docs WHERE object = 'oa_citations_deleted' OR column_name LIKE 'records_%ed' AND column_name <> 'records_rejected';
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    let status = Store::open_read_only(&db).unwrap().status().unwrap();
+    assert!(status.complete);
+    assert_eq!(status.records, docs.len() as u64);
+    assert_eq!(status.runs.len(), 1);
+    let refresh = harvest(&cfg).await.unwrap();
+    assert!(refresh.complete, "{}", refresh.message);
+    assert_eq!(deleted_ids(&db), Vec::<String>::new());
+    assert_eq!(last_run_changes(&db), (0, 0, 0));
 }

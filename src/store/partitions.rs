@@ -166,15 +166,31 @@ impl Store {
                 insert(None, window, "new")?;
             }
             Some(root) if !growth.is_empty() => {
-                let top = insert(None, window, "split")?;
-                tx.execute(
-                    "UPDATE partitions SET parent_id = ?1 WHERE partition_id = ?2",
-                    params![top, root.id],
-                )
-                .map_err(Error::sqlite("put the mirror under a new root"))?;
-                for part in &growth {
-                    insert(Some(top), part, "new")?;
+                // The mirror's parts in window order: the old root, or, when earlier growth put
+                // it under joins of its own, the parts those joins held; then the new stretches,
+                // counted and split like any new partition. A balanced tree of joins goes over
+                // them, so that a window grown every night stays shallow and a change anywhere
+                // is found with a few counts.
+                let mut parts = vec![];
+                let mut joins = vec![];
+                growth_parts(&tx, root, &mut parts, &mut joins)?;
+                for w in &growth {
+                    parts.push((insert(None, w, "new")?, w.clone()));
                 }
+                parts.sort_by_key(|(_, w)| w.lo);
+                for (id, _) in &parts {
+                    tx.execute(
+                        "UPDATE partitions SET parent_id = NULL WHERE partition_id = ?1",
+                        [id],
+                    )
+                    .map_err(Error::sqlite("detach the mirror's parts"))?;
+                }
+                // Children before their parents (the joins were collected top down).
+                for id in joins.into_iter().rev() {
+                    tx.execute("DELETE FROM partitions WHERE partition_id = ?1", [id])
+                        .map_err(Error::sqlite("drop an old join"))?;
+                }
+                join(&tx, &parts, &insert)?;
             }
             Some(_) => {}
         }
@@ -195,12 +211,13 @@ impl Store {
         set("first_run_at", &at, false)?;
         set("last_run_at", &at, true)?;
         set("complete", "false", true)?;
-        // A new run gives unfinished partitions a fresh set of attempts; a failed one goes back
+        // A new run gives partitions a fresh set of attempts; a failed one goes back
         // to paging from its checkpoint, or to counting when it failed before it was counted.
+        // Done leaves too: one fetched again by this run (its count moved) starts afresh.
         tx.execute(
             "UPDATE partitions SET attempts = 0, updated_at = ?1,
                 state = CASE WHEN state <> 'failed' THEN state WHEN sweep IS NULL THEN 'new' ELSE 'pending' END
-             WHERE state IN ('new', 'pending', 'failed')",
+             WHERE state IN ('new', 'pending', 'failed') OR attempts > 0",
             [&at],
         )
         .map_err(Error::sqlite("reset failed partitions"))?;
@@ -397,12 +414,17 @@ impl Store {
     /// Sends the done leaves that reach `since` or later (all of them for `None`) back to be
     /// fetched again whatever their counts say: `--recheck-recent` and `--full-refresh`.
     /// Returns how many.
+    /// They are counted again first (their old count is only a hint: upstream may have more
+    /// now, even more than one query may page through).
     pub fn refetch_done(&mut self, since: Option<Stamp>) -> Result<usize> {
-        let leaves = self.done_since(since)?;
-        for leaf in &leaves {
-            self.start_leaf(leaf.id, leaf.count.unwrap_or(0), None)?;
-        }
-        Ok(leaves.len())
+        let since = since.map(|s| s.to_string()).unwrap_or_default();
+        self.conn
+            .execute(
+                "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, attempts = 0, updated_at = ?2
+                 WHERE state = 'done' AND hi >= ?1",
+                params![since, now()],
+            )
+            .map_err(Error::sqlite("send leaves back to be fetched again"))
     }
 
     /// The done leaves that reach `since` or later (all of them for `None`), in window order.
@@ -518,6 +540,64 @@ impl Store {
         }
         tx.commit().map_err(Error::sqlite("commit run end"))
     }
+}
+
+/// Collects, in `parts`, the partitions directly under `node` that are not joins made by
+/// window growth (a `split` without a count of its own), descending through those joins, which
+/// are collected in `joins`.
+fn growth_parts(
+    tx: &rusqlite::Transaction<'_>,
+    node: &Partition,
+    parts: &mut Vec<(i64, Window)>,
+    joins: &mut Vec<i64>,
+) -> Result<()> {
+    if !(node.state == PartitionState::Split && node.count.is_none()) {
+        parts.push((node.id, node.window.clone()));
+        return Ok(());
+    }
+    joins.push(node.id);
+    let children = tx
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM partitions WHERE parent_id = ?1"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map([node.id], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(Error::sqlite("read the joins of earlier growth"))?;
+    for child in &children {
+        growth_parts(tx, child, parts, joins)?;
+    }
+    Ok(())
+}
+
+/// Inserts a partition (parent, window, state) and returns its id.
+type InsertPartition<'a> = dyn Fn(Option<i64>, &Window, &str) -> Result<i64> + 'a;
+
+/// Puts a balanced tree of joins (`split` partitions without a count) over `parts`, which tile
+/// a window in order; the top is the root. Returns the top's id.
+fn join(
+    tx: &rusqlite::Transaction<'_>,
+    parts: &[(i64, Window)],
+    insert: &InsertPartition<'_>,
+) -> Result<i64> {
+    if let [(id, _)] = parts {
+        return Ok(*id);
+    }
+    let (left, right) = parts.split_at(parts.len() / 2);
+    let (l, r) = (join(tx, left, insert)?, join(tx, right, insert)?);
+    let window = Window {
+        lo: parts[0].1.lo,
+        hi: parts[parts.len() - 1].1.hi,
+        id_prefix: String::new(),
+    };
+    let top = insert(None, &window, "split")?;
+    tx.execute(
+        "UPDATE partitions SET parent_id = ?1 WHERE partition_id IN (?2, ?3)",
+        params![top, l, r],
+    )
+    .map_err(Error::sqlite("join the mirror's parts"))?;
+    Ok(top)
 }
 
 /// `create_date_time` between the window's bounds and, below one second, `id` within its

@@ -99,13 +99,22 @@ impl Store {
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(Error::sqlite("read status"))?;
+        // A database an older version wrote (status does not migrate) has no change counts.
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(Error::sqlite("read schema version"))?;
+        let changes = if version >= 3 {
+            "records_added, records_updated, records_deleted"
+        } else {
+            "0, 0, 0"
+        };
         let runs = self
             .conn
-            .prepare(
-                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, records_added,
-                    records_updated, records_deleted, message
-                 FROM runs ORDER BY run_id DESC LIMIT ?1",
-            )
+            .prepare(&format!(
+                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, {changes}, message
+                 FROM runs ORDER BY run_id DESC LIMIT ?1"
+            ))
             .and_then(|mut stmt| {
                 stmt.query_map([RUNS_SHOWN], |r| {
                     Ok(RunSummary {
