@@ -268,7 +268,11 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oac-mirror: {e:#}");
+            // The crate's errors say their cause themselves; others get their chain.
+            match e.downcast_ref::<Error>() {
+                Some(error) => eprintln!("oac-mirror: {error}"),
+                None => eprintln!("oac-mirror: {e:#}"),
+            }
             match e.downcast_ref::<Error>() {
                 Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
