@@ -602,6 +602,16 @@ async fn records_that_move_between_windows_are_found() {
     assert!(verify(&cfg, false).await.agrees());
 }
 
+/// The most levels from the root of the partition tree to a leaf.
+fn tree_depth(db: &Path) -> i64 {
+    query_i64(
+        db,
+        "WITH RECURSIVE d(id, n) AS (SELECT partition_id, 0 FROM partitions WHERE parent_id IS NULL
+           UNION ALL SELECT p.partition_id, n + 1 FROM partitions p JOIN d ON p.parent_id = d.id)
+         SELECT max(n) FROM d",
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_window_grown_every_night_stays_cheap_to_refresh() {
     let docs = synthetic(3_000, 41);
@@ -641,20 +651,10 @@ async fn a_window_grown_every_night_stays_cheap_to_refresh() {
         .cloned()
         .collect();
     assert_eq!(view_rows(&db), expected_rows(&expected));
-    let depth = query_i64(
-        &db,
-        "WITH RECURSIVE d(id, n) AS (SELECT partition_id, 0 FROM partitions WHERE parent_id IS NULL
-           UNION ALL SELECT p.partition_id, n + 1 FROM partitions p JOIN d ON p.parent_id = d.id)
-         SELECT max(n) FROM d",
-    );
+    let depth = tree_depth(&db);
     let never_grown = config(&replica, &straight, "2017-10-01", &to, small_pages);
     assert!(harvest(&never_grown).await.unwrap().complete);
-    let straight_depth = query_i64(
-        &straight,
-        "WITH RECURSIVE d(id, n) AS (SELECT partition_id, 0 FROM partitions WHERE parent_id IS NULL
-           UNION ALL SELECT p.partition_id, n + 1 FROM partitions p JOIN d ON p.parent_id = d.id)
-         SELECT max(n) FROM d",
-    );
+    let straight_depth = tree_depth(&straight);
     assert!(
         depth <= straight_depth + 6,
         "grown depth {depth}, straight {straight_depth}"
