@@ -398,11 +398,16 @@ fn connect(
     Ok((config, fetcher, shutdown, bar))
 }
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).context("encode JSON")?
-    );
+/// Prints a report on stdout: one JSON object with `json`, text for a person otherwise.
+fn report(value: &(impl serde::Serialize + std::fmt::Display), json: bool) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).context("encode JSON")?
+        );
+    } else {
+        print!("{value}");
+    }
     Ok(())
 }
 
@@ -435,22 +440,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => {
             let (config, fetcher, _, _) = connect(&args.harvest, false)?;
             let plan = survey::plan(&config, &fetcher).await?;
-            if args.json {
-                print_json(&plan)?;
-            } else {
-                print!("{plan}");
-            }
+            report(&plan, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
             let (config, fetcher, _, _) = connect(&args.harvest, false)?;
             let store = Store::open_read_only(&config.db)?;
             let found = survey::verify(&config, &fetcher, store, args.quick).await?;
-            if args.json {
-                print_json(&found)?;
-            } else {
-                print!("{found}");
-            }
+            report(&found, args.json)?;
             Ok(if found.agrees() {
                 ExitCode::SUCCESS
             } else {
@@ -462,11 +459,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let db = db_path(args.db, args.config.as_deref())?;
             let store = Store::open_read_only(&db)?;
             let status = store.status()?;
-            if args.json {
-                print_json(&status)?;
-            } else {
-                print!("{status}");
-            }
+            report(&status, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pack(args) => {

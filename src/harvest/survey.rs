@@ -178,15 +178,7 @@ pub async fn verify(
     let source = config.base_url.clone();
     let root = tree
         .call(move |s| {
-            if let Some(stored) = s.source()?
-                && stored != source
-            {
-                return Err(Error::SourceMismatch {
-                    path: s.path().to_owned(),
-                    stored,
-                    asked: source,
-                });
-            }
+            s.check_source(&source)?;
             s.root()
         })
         .await?;
@@ -277,22 +269,13 @@ pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
     };
     let mut windows = vec![];
     // Requests beyond the windows' own: counts on the way down to them.
-    let mut counts = vec![];
+    let mut descent = 0;
     let (root, mut new) = if config.db.exists() {
         let store = Store::open_read_only(&config.db)?;
         let (root, growth) = store.check_mirror(&config.base_url, &window)?;
         let tree = Writer::spawn(store, 4);
         if let Some(root) = &root {
-            plan_mirrored(
-                config,
-                fetch,
-                &tree,
-                root.clone(),
-                cost,
-                &mut windows,
-                &mut counts,
-            )
-            .await?;
+            descent = plan_mirrored(config, fetch, &tree, root.clone(), cost, &mut windows).await?;
         }
         drop(tree.close());
         (root, growth)
@@ -336,7 +319,7 @@ pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
     }
     windows.sort_by(|a, b| a.window.cmp(&b.window));
     // Every harvest also reads /fields and proves the whole window with one count.
-    let requests = 2 + windows.iter().map(|w| w.requests).sum::<u64>() + counts.iter().sum::<u64>();
+    let requests = 2 + windows.iter().map(|w| w.requests).sum::<u64>() + descent;
     Ok(Plan {
         db: config.db.clone(),
         source: config.base_url.clone(),
@@ -350,7 +333,8 @@ pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
 }
 
 /// The part of the plan for what is already mirrored: unfinished partitions, the ones
-/// `--recheck-recent` or `--full-refresh` send back, and those whose counts moved.
+/// `--recheck-recent` or `--full-refresh` send back, and those whose counts moved. Returns
+/// the requests the harvest spends finding the moved ones, beyond the windows' own.
 async fn plan_mirrored(
     config: &Config,
     fetch: &Fetcher,
@@ -358,8 +342,7 @@ async fn plan_mirrored(
     root: Partition,
     cost: Cost,
     windows: &mut Vec<Planned>,
-    windows_cost: &mut Vec<u64>,
-) -> Result<()> {
+) -> Result<u64> {
     let mut refetched = vec![];
     for p in tree.call(|s| s.unfinished_or_failed()).await? {
         let (upstream, requests) = match (p.state, p.count) {
@@ -398,9 +381,6 @@ async fn plan_mirrored(
     // The harvest makes the same counts on its way down (the first is its proof, counted
     // with every harvest), and proves the window once more after fetching.
     let descent = fetch.stats().requests - before - 1;
-    if descent > 0 {
-        windows_cost.push(descent + 1);
-    }
     for m in survey.moved {
         if refetched.contains(&m.partition.id) {
             continue;
@@ -413,7 +393,7 @@ async fn plan_mirrored(
             requests: cost.leaf(m.upstream),
         });
     }
-    Ok(())
+    Ok(if descent > 0 { descent + 1 } else { 0 })
 }
 
 /// The first second `--recheck-recent` fetches again: the last `recheck_recent` days of the

@@ -73,6 +73,13 @@ pub struct RunStats {
     pub records_rejected: u64,
 }
 
+/// The done leaves that reach `?1` (a stamp as text; "" for all of them).
+const DONE_SINCE: &str = "state = 'done' AND hi >= ?1";
+
+fn since_text(since: Option<Stamp>) -> String {
+    since.map(|s| s.to_string()).unwrap_or_default()
+}
+
 const COLUMNS: &str = "partition_id, parent_id, lo, hi, id_prefix, upstream_count, next_offset, state, sweep, attempts";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Partition> {
@@ -110,15 +117,7 @@ impl Store {
         source: &str,
         window: &Window,
     ) -> Result<(Option<Partition>, Vec<Window>)> {
-        if let Some(stored) = self.meta("source_prefix")?
-            && stored != source
-        {
-            return Err(Error::SourceMismatch {
-                path: self.path.clone(),
-                stored,
-                asked: source.to_owned(),
-            });
-        }
+        self.check_source(source)?;
         let Some(root) = self.root()? else {
             return Ok((None, vec![]));
         };
@@ -261,9 +260,16 @@ impl Store {
         )
     }
 
-    /// Where the mirror's records come from (`meta.source_prefix`), if it holds any.
-    pub fn source(&self) -> Result<Option<String>> {
-        self.meta("source_prefix")
+    /// Checks that the mirror's records (if any) come from `source` (`meta.source_prefix`).
+    pub fn check_source(&self, source: &str) -> Result<()> {
+        match self.meta("source_prefix")? {
+            Some(stored) if stored != source => Err(Error::SourceMismatch {
+                path: self.path.clone(),
+                stored,
+                asked: source.to_owned(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The direct children of a split partition, in window order.
@@ -412,27 +418,27 @@ impl Store {
     }
 
     /// Sends the done leaves that reach `since` or later (all of them for `None`) back to be
-    /// fetched again whatever their counts say: `--recheck-recent` and `--full-refresh`.
-    /// Returns how many.
-    /// They are counted again first (their old count is only a hint: upstream may have more
-    /// now, even more than one query may page through).
+    /// fetched again whatever their counts say (`--recheck-recent`, `--full-refresh`), and
+    /// returns how many. They are counted again first: their old count is only a hint, and
+    /// upstream may now hold more than one query may page through.
     pub fn refetch_done(&mut self, since: Option<Stamp>) -> Result<usize> {
-        let since = since.map(|s| s.to_string()).unwrap_or_default();
         self.conn
             .execute(
-                "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, attempts = 0, updated_at = ?2
-                 WHERE state = 'done' AND hi >= ?1",
-                params![since, now()],
+                &format!(
+                    "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, attempts = 0, updated_at = ?2
+                     WHERE {DONE_SINCE}"
+                ),
+                params![since_text(since), now()],
             )
             .map_err(Error::sqlite("send leaves back to be fetched again"))
     }
 
-    /// The done leaves that reach `since` or later (all of them for `None`), in window order.
+    /// The done leaves that reach `since` or later (all of them for `None`), in window order:
+    /// what [`Store::refetch_done`] sends back.
     pub fn done_since(&self, since: Option<Stamp>) -> Result<Vec<Partition>> {
-        let since = since.map(|s| s.to_string()).unwrap_or_default();
         self.select(
-            "WHERE state = 'done' AND hi >= ?1 ORDER BY lo, id_prefix",
-            [since],
+            &format!("WHERE {DONE_SINCE} ORDER BY lo, id_prefix"),
+            [since_text(since)],
         )
     }
 
