@@ -31,8 +31,13 @@ pub const DEFAULT_TO: &str = "2025-12-31";
 pub const DEFAULT_RATE: f64 = 4.0;
 /// Requests in flight; the Open Data Portal allows one per key.
 pub const DEFAULT_CONCURRENCY: u32 = 1;
-/// Records per page: about 560 KB of JSON, well under the 6 MB response limit.
-pub const DEFAULT_ROWS: u64 = 1000;
+/// SQLite's page cache during a harvest, in MB: enough for the hot index pages of a page of
+/// records at any mirror size, small enough for a cron box.
+pub const DEFAULT_CACHE_MB: u32 = 128;
+/// Keys that are unset unless configured (the example shows a value to set, not a default).
+pub const UNSET_BY_DEFAULT: &[&str] = &["rows"];
+/// The range `cache_mb` may take.
+pub const CACHE_MB_RANGE: std::ops::RangeInclusive<u32> = 2..=65_536;
 /// The most records one query may page through (`start + rows`); other Open Data Portal
 /// search endpoints stop at 10,000.
 pub const DEFAULT_PAGING_CAP: u64 = 10_000;
@@ -101,7 +106,8 @@ raw_config! {
     rate: f64,
     /// Requests in flight at once.
     concurrency: u32,
-    /// Records asked for per page.
+    /// Records asked for per page; unset, as many as fit in about 5.5 MB (see
+    /// `harvest::pages`), up to `paging_cap`.
     rows: u64,
     /// Most records one query may page through (`start + rows`).
     paging_cap: u64,
@@ -126,6 +132,8 @@ raw_config! {
     connect_timeout: f64,
     /// Seconds to wait for a whole response.
     request_timeout: f64,
+    /// SQLite page cache in MB during a harvest.
+    cache_mb: u32,
 }
 
 /// How log lines are written.
@@ -144,7 +152,8 @@ pub struct Config {
     pub to: NaiveDate,
     pub rate: f64,
     pub concurrency: NonZeroU32,
-    pub rows: NonZeroU64,
+    /// A fixed page size, or `None` for the largest the service allows (see `harvest::pages`).
+    pub rows: Option<NonZeroU64>,
     pub paging_cap: NonZeroU64,
     pub quiet: bool,
     pub log_format: LogFormat,
@@ -156,6 +165,7 @@ pub struct Config {
     pub rate_limit_wait: Duration,
     pub timeouts: Timeouts,
     pub api_key: ApiKey,
+    pub cache_mb: u32,
 }
 
 impl Config {
@@ -245,13 +255,31 @@ impl RawConfig {
         let paging_cap = self.paging_cap.unwrap_or(DEFAULT_PAGING_CAP);
         let paging_cap = NonZeroU64::new(paging_cap)
             .ok_or_else(|| bad("paging_cap", &paging_cap, "must be at least 1"))?;
-        let rows = self.rows.unwrap_or(DEFAULT_ROWS);
-        let rows = NonZeroU64::new(rows).ok_or_else(|| bad("rows", &rows, "must be at least 1"))?;
-        if rows > paging_cap {
+        let rows = match self.rows {
+            None => None,
+            Some(rows) => {
+                let rows = NonZeroU64::new(rows)
+                    .ok_or_else(|| bad("rows", &rows, "must be at least 1"))?;
+                if rows > paging_cap {
+                    return Err(bad(
+                        "rows",
+                        &rows,
+                        &format!("must not exceed `paging_cap` ({paging_cap})"),
+                    ));
+                }
+                Some(rows)
+            }
+        };
+        let cache_mb = self.cache_mb.unwrap_or(DEFAULT_CACHE_MB);
+        if !CACHE_MB_RANGE.contains(&cache_mb) {
             return Err(bad(
-                "rows",
-                &rows,
-                &format!("must not exceed `paging_cap` ({paging_cap})"),
+                "cache_mb",
+                &cache_mb,
+                &format!(
+                    "must be from {} to {}",
+                    CACHE_MB_RANGE.start(),
+                    CACHE_MB_RANGE.end()
+                ),
             ));
         }
         let leaf_attempts = self.leaf_attempts.unwrap_or(DEFAULT_LEAF_ATTEMPTS);
@@ -312,6 +340,7 @@ impl RawConfig {
                 )?,
             },
             api_key,
+            cache_mb,
         })
     }
 }
@@ -362,7 +391,8 @@ mod tests {
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.window().lo.to_string(), "2017-10-01T00:00:00");
         assert_eq!(c.window().hi.to_string(), "2025-12-31T23:59:59");
-        assert_eq!(c.rows.get(), DEFAULT_ROWS);
+        assert_eq!(c.rows, None, "unset: the largest page the service allows");
+        assert_eq!(c.cache_mb, DEFAULT_CACHE_MB);
         assert!(!c.api_key.is_set());
     }
 
@@ -386,7 +416,7 @@ mod tests {
             ..Default::default()
         };
         let c = load(flags, Some(&path), &env).unwrap();
-        assert_eq!(c.rows.get(), 30);
+        assert_eq!(c.rows.map(|r| r.get()), Some(30));
         assert_eq!(c.rate, 2.0);
         assert_eq!(c.concurrency.get(), 3);
         assert_eq!(c.to.to_string(), "2020-01-01");
@@ -488,6 +518,11 @@ mod tests {
             .map(|l| {
                 l.strip_prefix("# ")
                     .filter(|l| l.contains(" = "))
+                    .filter(|l| {
+                        !UNSET_BY_DEFAULT
+                            .iter()
+                            .any(|k| l.starts_with(&format!("{k} = ")))
+                    })
                     .unwrap_or(l)
             })
             .map(|l| format!("{l}\n"))
@@ -504,7 +539,8 @@ mod tests {
             assert!(
                 uncommented
                     .lines()
-                    .any(|l| l.starts_with(&format!("{key} = "))),
+                    .any(|l| l.starts_with(&format!("{key} = "))
+                        || l.starts_with(&format!("# {key} = "))),
                 "{key} missing"
             );
         }

@@ -77,7 +77,7 @@ struct HarvestArgs {
     /// Requests in flight at once [default: 1]
     #[arg(long, value_name = "N")]
     concurrency: Option<u32>,
-    /// Records per page [default: 1000]
+    /// Records per page [default: as many as fit in about 5.5 MB, up to --paging-cap]
     #[arg(long, value_name = "N")]
     rows: Option<u64>,
     /// Most records one query may page through, start + rows [default: 10000]
@@ -113,6 +113,9 @@ struct HarvestArgs {
     /// Fetch every window again
     #[arg(long)]
     full_refresh: bool,
+    /// SQLite page cache in MB during a harvest [default: 128]
+    #[arg(long, value_name = "MB")]
+    cache_mb: Option<u32>,
 }
 
 impl HarvestArgs {
@@ -136,6 +139,7 @@ impl HarvestArgs {
             rate_limit_wait: self.rate_limit_wait,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
+            cache_mb: self.cache_mb,
         }
     }
 }
@@ -257,6 +261,12 @@ struct ReplicaArgs {
     /// Answer 413 when a response body would be larger than this
     #[arg(long, value_name = "BYTES")]
     max_response_bytes: Option<usize>,
+    /// Service time of each /records answer before its body (the Open Data Portal: about 300)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Service time per MB of each /records answer (the Open Data Portal: about 100)
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    ms_per_mb: f64,
 }
 
 fn main() -> ExitCode {
@@ -523,6 +533,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     fault_rate: args.fault_rate,
                     kinds: replica::Fault::all(std::time::Duration::from_secs(150)),
                     seed: args.fault_seed,
+                    latency: std::time::Duration::from_millis(args.latency_ms),
+                    ms_per_mb: args.ms_per_mb,
                     ..Default::default()
                 },
                 ..replica::Settings::default()

@@ -13,6 +13,7 @@
 //! module does neither itself.
 
 pub mod fetch;
+pub mod pages;
 pub mod survey;
 
 use std::collections::VecDeque;
@@ -31,6 +32,7 @@ use crate::plan::Window;
 use crate::store::writer::Writer;
 use crate::store::{LeafCheck, Partition, PartitionState, RunStats, Store};
 use fetch::Fetcher;
+use pages::PageSize;
 
 /// How many times the count proof may send the harvest back to work in one run.
 const PROOF_ROUNDS: usize = 3;
@@ -72,7 +74,7 @@ type Work = (Partition, Option<u64>);
 struct Harvest {
     fetch: Fetcher,
     writer: Writer,
-    rows: u64,
+    pages: PageSize,
     /// The most records one query may page through: `paging_cap`, lowered for the rest of the
     /// run when upstream refuses to page as far (a 400 past its own cap).
     cap: AtomicU64,
@@ -103,6 +105,7 @@ pub async fn run_observed(
 ) -> Result<Outcome> {
     let window = config.window();
     let source = config.base_url.clone();
+    store.tune_for_harvest(config.cache_mb)?;
     let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
     let run_id = {
         let window = window.clone();
@@ -118,7 +121,7 @@ pub async fn run_observed(
     let h = Arc::new(Harvest {
         fetch: fetcher,
         writer,
-        rows: config.rows.get(),
+        pages: PageSize::new(config.rows),
         cap: AtomicU64::new(config.paging_cap.get()),
         leaf_attempts: config.leaf_attempts.get(),
         written: AtomicU64::new(0),
@@ -152,7 +155,10 @@ pub async fn run_observed(
     let end = {
         let (stats, outcome, message) = (stats.clone(), outcome.to_owned(), message.clone());
         h.writer
-            .call(move |s| s.end_run(run_id, &stats, &outcome, &message, proven))
+            .call(move |s| {
+                s.end_run(run_id, &stats, &outcome, &message, proven)?;
+                s.checkpoint()
+            })
             .await
     };
     drop(h.writer.close());
@@ -444,7 +450,7 @@ impl Harvest {
         let criteria = query::criteria(&p.window);
         let cap = self.cap();
         let rows = if hint.is_some_and(|n| n <= cap) {
-            self.rows.min(cap)
+            self.pages.rows(cap)
         } else {
             1
         };
@@ -491,7 +497,8 @@ impl Harvest {
     /// count again when upstream's count outgrew `paging_cap` meanwhile.
     async fn page_leaf(&self, mut leaf: Partition, mut first: Option<Page>) -> Result<Vec<Work>> {
         let criteria = query::criteria(&leaf.window);
-        let mut rows = self.rows;
+        // Lowered by a 413 for the rest of this leaf.
+        let mut limit = u64::MAX;
         loop {
             let count = leaf.count.expect("a leaf has a count");
             while leaf.next_offset < count {
@@ -512,15 +519,15 @@ impl Harvest {
                 let page = match first.take() {
                     Some(page) => page,
                     None => {
-                        let ask = rows.min(cap - start).max(1);
+                        let ask = self.pages.rows(cap).min(limit).min(cap - start).max(1);
                         match self
                             .fetch
                             .records(&leaf.window, &criteria, start, ask)
                             .await
                         {
                             Err(e) if e.is_too_large() && ask > 1 => {
-                                rows = (ask / 2).max(1);
-                                warn!(partition = %leaf.window, rows, "response too large; asking for fewer rows");
+                                limit = (ask / 2).max(1);
+                                warn!(partition = %leaf.window, rows = limit, "response too large; asking for fewer rows");
                                 continue;
                             }
                             Err(e) if e.is_bad_request() && start > 0 => {
@@ -612,6 +619,7 @@ impl Harvest {
     /// Checks a page's records and stores them with the leaf's next offset.
     async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<Partition> {
         let served = page.docs.len() as u64;
+        self.pages.observe(page.bytes, page.docs.len());
         let mut citations = Vec::with_capacity(page.docs.len());
         let mut rejected = vec![];
         for doc in page.docs {

@@ -264,7 +264,7 @@ pub struct Planned {
 pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
     let window = config.window();
     let cost = Cost {
-        rows: config.rows.get(),
+        rows: super::pages::PageSize::new(config.rows).rows(config.paging_cap.get()),
         cap: config.paging_cap.get(),
     };
     let mut windows = vec![];
