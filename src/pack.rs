@@ -227,6 +227,8 @@ fn build(db: &Path, tmp: &Path, options: &PackOptions) -> Result<PackReport> {
     if !options.keep_working_tables {
         drop_working_tables(conn)?;
     }
+    // A mirror whose first harvest has not finished goes without its query indexes.
+    crate::store::indexes::build_missing(conn)?;
     conn.execute_batch("VACUUM; ANALYZE;")
         .map_err(Error::sqlite("vacuum and analyze the packed copy"))?;
     check(conn, tmp)?;

@@ -113,6 +113,9 @@ pub async fn run_observed(
             .call(move |s| s.begin_run(&source, &window, &query::criteria))
             .await?
     };
+    if writer.call(|s| s.defer_query_indexes()).await? {
+        info!("first harvest of this mirror: its query indexes are built once it is complete");
+    }
     if config.full_refresh || config.recheck_recent > 0 {
         let since = (!config.full_refresh).then(|| survey::recheck_since(config));
         let n = writer.call(move |s| s.refetch_done(since)).await?;
@@ -157,6 +160,12 @@ pub async fn run_observed(
         h.writer
             .call(move |s| {
                 s.end_run(run_id, &stats, &outcome, &message, proven)?;
+                if proven.is_some() {
+                    let built = s.build_query_indexes()?;
+                    if built > 0 {
+                        info!(indexes = built, "built the query indexes");
+                    }
+                }
                 s.checkpoint()
             })
             .await

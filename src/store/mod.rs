@@ -5,6 +5,7 @@
 //! The store never talks HTTP; it is told what upstream said (counts, pages) and records it, each
 //! page in one transaction with the checkpoint that describes it.
 
+pub mod indexes;
 pub mod lock;
 mod partitions;
 mod records;
