@@ -101,6 +101,12 @@ struct HarvestArgs {
     /// Seconds to wait for a whole response [default: 120]
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     request_timeout: Option<f64>,
+    /// Largest response body read, in bytes; a larger one is treated like a 413 [default: 8388608]
+    #[arg(long, value_name = "BYTES")]
+    max_response_bytes: Option<u64>,
+    /// Most requests one run sends [default: 1000000]
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
     /// Log warnings and errors only (and no progress bar)
     #[arg(long)]
     quiet: bool,
@@ -136,6 +142,8 @@ impl HarvestArgs {
             rate_limit_wait: self.rate_limit_wait,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
+            max_response_bytes: self.max_response_bytes,
+            max_requests: self.max_requests,
         }
     }
 }
@@ -391,7 +399,8 @@ fn connect(
         && std::io::stderr().is_terminal())
     .then(progress_bar);
     init_logging(config.quiet, config.log_format, bar.clone());
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?
+        .with_max_response_bytes(config.max_response_bytes);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let fetcher = Fetcher::new(client, (&config).into(), shutdown.clone());
