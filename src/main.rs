@@ -276,7 +276,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oac-mirror: {}", chain(&e));
+            say(&chain(&e));
             match e.downcast_ref::<Error>() {
                 Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
@@ -299,6 +299,19 @@ fn chain(e: &anyhow::Error) -> String {
     text
 }
 
+/// Set when the log is JSON lines, so that the last words are one too.
+static JSON_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The run's last words on stderr: `oac-mirror: text`, or with `--log-format json` an error
+/// event like every other line.
+fn say(text: &str) {
+    if JSON_LOG.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{text}");
+    } else {
+        eprintln!("oac-mirror: {text}");
+    }
+}
+
 /// Logs to stderr: text (coloured on a terminal) or JSON lines, filtered by `OAC_MIRROR_LOG`
 /// (default `info`, `warn` when quiet). With a progress bar, each line is written with the bar
 /// out of the way.
@@ -312,7 +325,10 @@ fn init_logging(quiet: bool, format: LogFormat, bar: Option<ProgressBar>) {
         .with_target(false);
     match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder.json().with_ansi(false).init(),
+        LogFormat::Json => {
+            builder.json().with_ansi(false).init();
+            JSON_LOG.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -381,14 +397,25 @@ fn connect(
     CancellationToken,
     Option<ProgressBar>,
 )> {
-    let config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    let mut config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    // `plan` and `verify` (bar is false) of an existing mirror ask the source it was
+    // harvested from, unless a base URL is given.
+    if !bar
+        && config.base_url == config::DEFAULT_BASE_URL
+        && args.base_url.is_none()
+        && let Some(stored) = stored_source(&config.db)
+    {
+        let mut raw = args.raw();
+        raw.base_url = Some(stored);
+        config = config::load(raw, args.config.as_deref(), &env)?;
+    }
     if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
         return Err(Error::Config {
             origin: "environment".into(),
             key: config::API_KEY_ENV.into(),
             value: String::new(),
             problem:
-                "is not set; the Open Data Portal needs an API key (see README: getting a key)"
+                "is not set; the Open Data Portal needs an API key from your USPTO.gov account at data.uspto.gov (see \"Quick start\" in the README), or try the tool without one: \"Try it without an API key\""
                     .into(),
         }
         .into());
@@ -442,7 +469,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 tracing::info!("{}", outcome.message);
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("oac-mirror: {}", outcome.message);
+                say(&outcome.message);
                 Ok(ExitCode::from(1))
             }
         }
@@ -549,6 +576,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The source recorded in the mirror at `db`, if there is one.
+fn stored_source(db: &std::path::Path) -> Option<String> {
+    if !db.exists() {
+        return None;
+    }
+    Store::open_read_only(db).ok()?.source().ok()?
+}
+
 /// The database named by `--db`, the config file or the default, as `status` finds it.
 fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
     let raw = RawConfig {
@@ -558,8 +593,9 @@ fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow
     Ok(config::load(raw, config_file, &env)?.db)
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, the page in flight is
-/// finished or dropped, and the run ends with its progress committed.
+/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, requests in flight are
+/// dropped, and the run ends with its progress committed. A second signal exits at once with
+/// status 130 (each page is one transaction, so a page is stored whole or not at all).
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -572,8 +608,18 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    tracing::warn!("signal received: finishing the page in flight, then stopping");
+    tracing::warn!(
+        "signal received: stopping (requests in flight are dropped); a second Ctrl-C exits at once"
+    );
     shutdown.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!(
+        "oac-mirror: second signal: exiting at once; rerunning continues from the last page stored"
+    );
+    std::process::exit(130);
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ const OBSERVE_EVERY: Duration = Duration::from_millis(200);
 /// service's own default `rows`); a service that serves fewer is not believed.
 pub const MIN_ROWS: u64 = 100;
 
+/// What an interrupted run says.
+const INTERRUPTED: &str = "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped";
+
 /// How a harvest ended.
 #[derive(Debug)]
 pub struct Outcome {
@@ -123,7 +126,16 @@ pub async fn run_observed(
     }
     // The source is recorded (by `begin_run`) only once it answered: a first run against a
     // mistyped --base-url binds the database to nothing.
-    check_fields(&fetcher).await?;
+    match check_fields(&fetcher).await {
+        Err(Error::Interrupted) => {
+            return Ok(Outcome {
+                complete: false,
+                message: INTERRUPTED.into(),
+                stats: fetcher.stats(),
+            });
+        }
+        other => other?,
+    }
     let run_id = {
         let window = window.clone();
         writer
@@ -164,13 +176,15 @@ pub async fn run_observed(
                 0 => String::new(),
                 n => format!("; {n} record(s) quarantined in rejected_records"),
             };
-            ("incomplete", format!("incomplete: {why}{quarantined}; rerunning `oac-mirror harvest` continues where this run stopped"), None)
+            (
+                "incomplete",
+                format!(
+                    "incomplete: {why}{quarantined}; rerunning `oac-mirror harvest` continues where this run stopped"
+                ),
+                None,
+            )
         }
-        Err(Error::Interrupted) => (
-            "interrupted",
-            "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped".to_owned(),
-            None,
-        ),
+        Err(Error::Interrupted) => ("interrupted", INTERRUPTED.to_owned(), None),
         Err(e) => ("error", format!("stopped: {e}"), None),
     };
     let h = Arc::into_inner(h).expect("no task outlives the harvest");

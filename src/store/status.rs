@@ -60,6 +60,11 @@ pub struct RunSummary {
 const RUNS_SHOWN: u32 = 5;
 
 impl Store {
+    /// The data set prefix this mirror was harvested from, once a harvest reached it.
+    pub fn source(&self) -> Result<Option<String>> {
+        self.meta("source_prefix")
+    }
+
     pub fn status(&self) -> Result<Status> {
         let q = |sql: &str| -> Result<u64> {
             self.conn
