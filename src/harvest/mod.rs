@@ -87,6 +87,9 @@ struct Harvest {
     rows: AtomicU64,
     /// The smallest page size believed: [`MIN_ROWS`], or `rows` when configured lower.
     min_rows: u64,
+    /// The largest page upstream served this run: a 400 for a larger one is about `rows`,
+    /// not about how far upstream pages.
+    served_max: AtomicU64,
     /// The most records one query may page through: `paging_cap`, lowered for the rest of the
     /// run when upstream refuses to page as far (a 400 past its own cap).
     cap: AtomicU64,
@@ -152,6 +155,7 @@ pub async fn run_observed(
         writer,
         rows: AtomicU64::new(config.rows.get()),
         min_rows: MIN_ROWS.min(config.rows.get()),
+        served_max: AtomicU64::new(0),
         cap: AtomicU64::new(config.paging_cap.get()),
         leaf_attempts: config.leaf_attempts.get(),
         written: AtomicU64::new(0),
@@ -174,7 +178,7 @@ pub async fn run_observed(
         Ok(Proof::Incomplete(why)) => {
             let quarantined = match stats.records_rejected {
                 0 => String::new(),
-                n => format!("; {n} record(s) quarantined in rejected_records"),
+                n => format!("; {n} record(s) quarantined by this run (see rejected_records)"),
             };
             (
                 "incomplete",
@@ -649,13 +653,19 @@ impl Harvest {
                                 warn!(partition = %leaf.window, rows, "response too large; asking for fewer rows");
                                 continue;
                             }
-                            Err(e) if e.is_bad_request() && start == 0 && ask > self.min_rows => {
+                            Err(e)
+                                if e.is_bad_request()
+                                    && ask > self.min_rows
+                                    && (start == 0
+                                        || ask > self.served_max.load(Ordering::Relaxed)) =>
+                            {
+                                // Never served a page this large: the page size is refused.
                                 rows = self.lower_rows(ask / 2);
                                 warn!(partition = %leaf.window, rows, error = %e,
                                     "upstream refused the page size; asking for fewer rows");
                                 continue;
                             }
-                            Err(e) if e.is_bad_request() && start > 0 => {
+                            Err(e) if e.is_bad_request() && start >= self.min_rows => {
                                 // The same criteria answered at offset 0, so the offset is what
                                 // upstream refused: every start + rows up to `start` was served.
                                 self.cap.fetch_min(start, Ordering::Relaxed);
@@ -689,6 +699,7 @@ impl Harvest {
                     }
                 }
                 let served = page.docs.len() as u64;
+                self.served_max.fetch_max(served, Ordering::Relaxed);
                 let wanted = ask.min(count - start);
                 let ids: Vec<String> = page
                     .docs

@@ -121,7 +121,9 @@ impl Hostile {
 
 async fn answer(shared: &Shared, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let form: Vec<(String, String)> =
         reqwest::Url::parse(&format!("http://x/?{}", String::from_utf8_lossy(&body)))
             .map(|u| u.query_pairs().into_owned().collect())
@@ -168,9 +170,7 @@ async fn answer(shared: &Shared, request: Request<Body>) -> Response {
         } => {
             let mut response = (StatusCode::from_u16(code).unwrap(), body).into_response();
             for (name, value) in headers {
-                response
-                    .headers_mut()
-                    .insert(name, value.parse().unwrap());
+                response.headers_mut().insert(name, value.parse().unwrap());
             }
             response
         }

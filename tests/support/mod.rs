@@ -2,6 +2,8 @@
 //! it through the real library entry point, and the rows the `oa_citations` contract expects.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 
 use oac_mirror::config::{self, Config, RawConfig};
