@@ -494,6 +494,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let store = Store::open_read_only(&db)?;
+            if let Some(packed) = store.packed()? {
+                report(&packed, args.json)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let status = store.status()?;
             report(&status, args.json)?;
             Ok(ExitCode::SUCCESS)

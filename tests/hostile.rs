@@ -701,3 +701,230 @@ async fn a_json_log_ends_in_json() {
     }
     assert!(lines.last().unwrap().contains("Retry-After"), "{text}");
 }
+
+/// A finished mirror of four records from `server`, in a directory of its own.
+async fn mirror(server: &Hostile) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, db) = temp_db();
+    let (out, _) = run(
+        harvest_cmd(&server.base_url(), &db),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (dir, db)
+}
+
+async fn four_records() -> Hostile {
+    Hostile::start({
+        let docs = docs(4);
+        move |a| honest(docs.clone(), a)
+    })
+    .await
+}
+
+/// Row 9: --out refuses devices, FIFOs and symlinks, with or without --force, and leaves them
+/// as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn out_refuses_devices_fifos_and_symlinks() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = four_records().await;
+    let (dir, db) = mirror(&server).await;
+    let target = dir.path().join("precious.csv");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fifo = dir.path().join("fifo.csv");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let export = |out: &Path, force: bool| {
+        let mut c = oac();
+        c.args([
+            "export",
+            "--table",
+            "oa_citations",
+            "--format",
+            "csv",
+            "--db",
+        ])
+        .arg(&db)
+        .arg("--out")
+        .arg(out);
+        if force {
+            c.arg("--force");
+        }
+        c
+    };
+    let cases: [(&Path, &str); 3] = [
+        (Path::new("/dev/null"), "is a character device"),
+        (&link, "is a symbolic link"),
+        (&fifo, "is a FIFO"),
+    ];
+    for (out, kind) in cases {
+        for force in [false, true] {
+            let (done, _) = run(export(out, force), Duration::from_secs(20)).await;
+            let text = stderr(&done);
+            assert_eq!(done.status.code(), Some(2), "{}: {text}", out.display());
+            assert!(text.contains(kind), "{text}");
+            assert!(!text.contains("pass --force"), "{text}");
+        }
+    }
+    let mut pack = oac();
+    pack.args(["pack", "--force", "--out", "/dev/full", "--db"])
+        .arg(&db);
+    let (done, _) = run(pack, Duration::from_secs(20)).await;
+    let text = stderr(&done);
+    assert_eq!(done.status.code(), Some(2), "{text}");
+    assert!(text.contains("is a character device"), "{text}");
+    let mut pack = oac();
+    pack.args(["pack", "--force", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&link);
+    let (done, _) = run(pack, Duration::from_secs(20)).await;
+    assert_eq!(done.status.code(), Some(2), "{}", stderr(&done));
+
+    assert!(
+        std::fs::symlink_metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+}
+
+/// Runs `c` as an unprivileged user when the tests run as root (root may write anywhere, so a
+/// read-only directory would not be read-only to it).
+fn unprivileged(c: Command) -> Command {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root {
+        return c;
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped.args([
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        "--",
+    ]);
+    wrapped.arg(c.get_program()).args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    wrapped.stdin(Stdio::null());
+    wrapped
+}
+
+/// Row 10: a mirror in a directory this user cannot write is read by status, export, verify
+/// and plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_in_a_read_only_directory_can_be_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = four_records().await;
+    let (dir, db) = mirror(&server).await;
+    assert!(!Path::new(&format!("{}-wal", db.display())).exists());
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let commands: [&[&str]; 4] = [
+        &["status"],
+        &[
+            "export",
+            "--table",
+            "oa_citations",
+            "--format",
+            "csv",
+            "--out",
+            "-",
+        ],
+        &["verify"],
+        &["plan", "--from", FROM, "--to", TO],
+    ];
+    let mut outputs = vec![];
+    for args in commands {
+        let mut c = oac();
+        c.args(args).arg("--db").arg(&db);
+        let (out, _) = run(unprivileged(c), Duration::from_secs(20)).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        outputs[0].contains("records:    4 in oa_citations"),
+        "{}",
+        outputs[0]
+    );
+    assert_eq!(
+        outputs[1].lines().count(),
+        5,
+        "a header and four rows: {}",
+        outputs[1]
+    );
+    assert!(outputs[2].contains("every count agrees"), "{}", outputs[2]);
+}
+
+/// Row 10: status of a packed file says what it is and shows its meta; pack of one refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_and_pack_of_a_packed_file() {
+    let server = four_records().await;
+    let (dir, db) = mirror(&server).await;
+    let packed = dir.path().join("handoff.db");
+    let mut c = oac();
+    c.args(["pack", "--db"]).arg(&db).arg("--out").arg(&packed);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let mut c = oac();
+    c.env_remove("USPTO_API_KEY")
+        .args(["status", "--db"])
+        .arg(&packed);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        text.contains("a packed hand-off copy") && text.contains("packed_at: "),
+        "{text}"
+    );
+    let mut c = oac();
+    c.args(["status", "--json", "--db"]).arg(&packed);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["packed"], true);
+    assert_eq!(json["meta"]["source_prefix"], server.base_url().as_str());
+
+    let again = dir.path().join("again.db");
+    let mut c = oac();
+    c.args(["pack", "--db"])
+        .arg(&packed)
+        .arg("--out")
+        .arg(&again);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("is packed already"), "{text}");
+    assert!(!again.exists());
+}
