@@ -234,9 +234,12 @@ struct ExportArgs {
 
 #[derive(Args)]
 struct ReplicaArgs {
-    /// Address to listen on (loopback)
+    /// Address to listen on; only loopback unless --allow-remote
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Allow --listen on an address other machines can reach
+    #[arg(long)]
+    allow_remote: bool,
     /// How many synthetic records to serve
     #[arg(long, default_value_t = 100_000)]
     records: usize,
@@ -552,6 +555,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Replica(args) => {
             init_logging(false, LogFormat::Text, None);
+            if !args.listen.ip().is_loopback() && !args.allow_remote {
+                return Err(Error::Usage {
+                    flag: "--listen".into(),
+                    value: args.listen.to_string(),
+                    problem: "is not a loopback address; the replica serves only this machine unless --allow-remote is given".into(),
+                }
+                .into());
+            }
             let data = replica::synthetic(args.records, args.seed);
             let settings = replica::Settings {
                 require_key: args.require_key,

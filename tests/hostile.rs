@@ -928,3 +928,48 @@ async fn status_and_pack_of_a_packed_file() {
     assert!(text.contains("is packed already"), "{text}");
     assert!(!again.exists());
 }
+
+/// Bounds: the run's request budget ends it, saying that rerunning continues.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_budget_ends_the_run() {
+    let all = docs(1_000);
+    let server = Hostile::start({
+        let all = all.clone();
+        move |a| {
+            let mut a = a.clone();
+            a.rows = a.rows.min(150);
+            honest(all.clone(), &a)
+        }
+    })
+    .await;
+    let (_dir, db) = temp_db();
+    let mut c = harvest_cmd(&server.base_url(), &db);
+    c.args(["--max-requests", "4"]);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("this run sent 4 requests") && text.contains("rerunning"),
+        "{text}"
+    );
+    assert_eq!(server.asked().len(), 4, "/fields and three pages");
+    let (out, _) = run(
+        harvest_cmd(&server.base_url(), &db),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(citations(&db), 1_000);
+}
+
+/// The replica serves only this machine unless told otherwise.
+#[test]
+fn the_replica_listens_on_loopback_unless_allowed() {
+    let out = oac()
+        .args(["replica", "--listen", "0.0.0.0:0", "--records", "10"])
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("--allow-remote"), "{text}");
+}
