@@ -515,6 +515,35 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_only_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:8787/ds",
+            "http://127.9.9.9/ds",
+            "http://[::1]:80/ds",
+            "http://LOCALHOST/ds",
+            "https://example.com/ds",
+        ] {
+            let flags = RawConfig {
+                base_url: Some(url.into()),
+                ..Default::default()
+            };
+            assert!(load(flags, None, &no_env).is_ok(), "{url}");
+        }
+        for url in [
+            "http://example.com/ds",
+            "http://10.0.0.1/ds",
+            "http://localhost.example.com/ds",
+        ] {
+            let flags = RawConfig {
+                base_url: Some(url.into()),
+                ..Default::default()
+            };
+            let e = load(flags, None, &no_env).unwrap_err().to_string();
+            assert!(e.contains("plain http"), "{url}: {e}");
+        }
+    }
+
+    #[test]
     fn today_is_accepted_for_to() {
         let flags = RawConfig {
             to: Some("today".into()),

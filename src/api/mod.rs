@@ -377,6 +377,43 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_in_seconds_however_large() {
+        let header = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                reqwest::header::RETRY_AFTER,
+                HeaderValue::from_str(v).unwrap(),
+            );
+            retry_after(&h)
+        };
+        assert_eq!(header(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            header("99999999999999999"),
+            Some(Duration::from_secs(99_999_999_999_999_999))
+        );
+        assert_eq!(
+            header("999999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(header("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+        assert_eq!(header("-5"), None);
+    }
+
+    #[test]
+    fn html_is_not_called_malformed_json() {
+        let html: Result<FieldsAnswer> =
+            parse_json("u", "text/html", b"<html><body>Bad gateway</body></html>");
+        assert!(
+            matches!(&html, Err(Error::NotJson { content_type, body, .. })
+                if content_type == "text/html" && body.starts_with("<html>")),
+            "{:?}",
+            html.err()
+        );
+        let cut: Result<FieldsAnswer> = parse_json("u", "application/json", br#"{"fields": ["#);
+        assert!(matches!(cut, Err(Error::Malformed { .. })));
+    }
+
+    #[test]
     fn the_key_never_shows_in_debug() {
         let key = ApiKey::new(Some("s3cret-value".into()));
         assert!(!format!("{key:?}").contains("s3cret"));

@@ -358,7 +358,16 @@ async fn work(
         }
         tokio::select! {
             done = tasks.join_next() => match done.expect("tasks is not empty") {
-                Ok(Ok(more)) => queue.extend(more),
+                Ok(Ok(more)) => {
+                    // Parts that come with their first page are worked on next, so that
+                    // pages do not pile up in the queue (memory stays flat).
+                    let (now, later): (Vec<Work>, Vec<Work>) =
+                        more.into_iter().partition(|w| w.2.is_some());
+                    for w in now.into_iter().rev() {
+                        queue.push_front(w);
+                    }
+                    queue.extend(later);
+                }
                 Ok(Err(e)) => {
                     if fatal.is_none() {
                         shutdown_others(&e, shutdown);
@@ -918,4 +927,42 @@ fn outside_reason(window: &Window, doc: &serde_json::Value) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Stamp;
+    use serde_json::json;
+
+    #[test]
+    fn records_outside_the_window_or_prefix_are_told_apart() {
+        let lo = Stamp::parse("2025-07-04T10:00:00").unwrap();
+        let mut w = Window {
+            lo,
+            hi: Stamp(lo.0 + 9),
+            id_prefix: String::new(),
+        };
+        let doc = |id: &str, stamp: &str| json!({"id": id, "createDateTime": stamp});
+        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:00")), None);
+        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:09")), None);
+        for stamp in [
+            "2025-07-04T09:59:59",
+            "2025-07-04T10:00:10",
+            // upstream compares strings: a fraction sorts after the last whole second
+            "2025-07-04T10:00:09.5",
+        ] {
+            let why = outside_reason(&w, &doc("ab", stamp)).unwrap();
+            assert!(why.contains("outside the window"), "{why}");
+        }
+        assert!(
+            outside_reason(&w, &json!({"id": "ab"}))
+                .unwrap()
+                .contains("missing")
+        );
+        w.id_prefix = "a".into();
+        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:01")), None);
+        let why = outside_reason(&w, &doc("bb", "2025-07-04T10:00:01")).unwrap();
+        assert!(why.contains("prefix"), "{why}");
+    }
 }
