@@ -389,11 +389,13 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Loads the configuration of `harvest`, `plan` or `verify`, checks the API key, sets up
-/// logging, and builds the fetcher every request goes through.
+/// Loads the configuration of `harvest`, `plan` or `verify` (with `source_from_db`, the
+/// source recorded in an existing mirror stands in for a `--base-url` not given), checks the
+/// API key, sets up logging, and builds the fetcher every request goes through.
 fn connect(
     args: &HarvestArgs,
     bar: bool,
+    source_from_db: bool,
 ) -> anyhow::Result<(
     config::Config,
     Fetcher,
@@ -401,9 +403,9 @@ fn connect(
     Option<ProgressBar>,
 )> {
     let mut config = config::load(args.raw(), args.config.as_deref(), &env)?;
-    // `plan` and `verify` (bar is false) of an existing mirror ask the source it was
-    // harvested from, unless a base URL is given.
-    if !bar
+    // `plan` and `verify` of an existing mirror ask the source it was harvested from, unless
+    // a base URL is given.
+    if source_from_db
         && config.base_url == config::DEFAULT_BASE_URL
         && args.base_url.is_none()
         && let Some(stored) = stored_source(&config.db)
@@ -453,7 +455,7 @@ fn report(value: &(impl serde::Serialize + std::fmt::Display), json: bool) -> an
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Harvest(args) => {
-            let (config, fetcher, shutdown, bar) = connect(&args, true)?;
+            let (config, fetcher, shutdown, bar) = connect(&args, true, false)?;
             let store = Store::open(&config.db)?;
             let observer = bar.clone().map(|bar| -> harvest::Observer {
                 Box::new(move |p: harvest::Progress| {
@@ -477,13 +479,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Plan(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
             let plan = survey::plan(&config, &fetcher).await?;
             report(&plan, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
             let store = Store::open_read_only(&config.db)?;
             let found = survey::verify(&config, &fetcher, store, args.quick).await?;
             report(&found, args.json)?;

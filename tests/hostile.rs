@@ -973,3 +973,35 @@ fn the_replica_listens_on_loopback_unless_allowed() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("--allow-remote"), "{text}");
 }
+
+/// Row 11: verify of a harvest that has not finished says so, and does not send the user to
+/// --full-refresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_of_an_unfinished_harvest_says_rerun_harvest() {
+    let all = docs(1_000);
+    let server = Hostile::start({
+        let all = all.clone();
+        move |a| {
+            let mut a = a.clone();
+            a.rows = a.rows.min(150);
+            honest(all.clone(), &a)
+        }
+    })
+    .await;
+    let (_dir, db) = temp_db();
+    let mut c = harvest_cmd(&server.base_url(), &db);
+    c.args(["--max-requests", "4"]);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mut c = oac();
+    c.args(["verify", "--db"]).arg(&db);
+    let (out, _) = run(c, Duration::from_secs(20)).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("not finished by a harvest yet")
+            && text.contains("rerunning `oac-mirror harvest` continues them"),
+        "{text}"
+    );
+    assert!(!text.contains("--full-refresh"), "{text}");
+}
