@@ -126,7 +126,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::sqlite("set busy timeout"))?;
         let (conn, version) = match schema_version(&conn, path) {
-            Err(e) if immutable_will_do(path) => {
+            Err(e) if cannot_write_beside(&e) && immutable_will_do(path) => {
                 drop(conn);
                 let conn = open_immutable(path).map_err(|_| e)?;
                 let version = schema_version(&conn, path)?;
@@ -203,9 +203,20 @@ impl Store {
     }
 }
 
-/// True when a read-only open failed because SQLite cannot write beside the file (a WAL
-/// database needs its `-shm` file; a read-only directory or file system refuses it) and
-/// nothing is waiting in a `-wal` file, so that reading the file alone reads everything.
+/// True when a read-only open failed because SQLite cannot write beside the file: a WAL
+/// database needs its `-shm` file, which a read-only directory or file system refuses.
+fn cannot_write_beside(e: &Error) -> bool {
+    match e {
+        Error::Sqlite { source, .. } => matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        ),
+        _ => false,
+    }
+}
+
+/// True when nothing is waiting in a `-wal` file beside `path`, so that reading the file
+/// alone (immutable) reads everything.
 fn immutable_will_do(path: &Path) -> bool {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
