@@ -1005,3 +1005,58 @@ async fn verify_of_an_unfinished_harvest_says_rerun_harvest() {
     );
     assert!(!text.contains("--full-refresh"), "{text}");
 }
+
+/// Row 3: the same page again, or an empty page before the count is reached: counted once
+/// more, then the partition fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_or_empty_page_fails_after_one_recount() {
+    let all = docs(400);
+    let repeating = Hostile::start({
+        let all = all.clone();
+        move |a| {
+            a.is_records().then(|| Answer::Records {
+                num_found: 400,
+                docs: all[..(a.rows as usize).min(150)].to_vec(),
+            })
+        }
+    })
+    .await;
+    let (_dir, db) = temp_db();
+    let (out, _) = run(
+        harvest_cmd(&repeating.base_url(), &db),
+        Duration::from_secs(20),
+    )
+    .await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("sent the same 150 again at offset 151") && text.contains("still claims 400"),
+        "{text}"
+    );
+    // The count, 150 of the 1000 asked, the same 150 again, the recount.
+    assert_eq!(repeating.records_requests(), 4);
+
+    let real = Arc::new(all[..250].to_vec());
+    let hollow = Hostile::start(move |a| {
+        let mut answer = honest(real.clone(), a)?;
+        if let Answer::Records { num_found, .. } = &mut answer {
+            *num_found = 400;
+        }
+        Some(answer)
+    })
+    .await;
+    let (_dir, db) = temp_db();
+    let (out, _) = run(
+        harvest_cmd(&hollow.base_url(), &db),
+        Duration::from_secs(20),
+    )
+    .await;
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("sent an empty page at offset 250") && text.contains("still claims 400"),
+        "{text}"
+    );
+    assert_eq!(hollow.records_requests(), 4);
+    assert_eq!(citations(&db), 250, "what was served is kept");
+}

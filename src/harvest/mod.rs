@@ -628,7 +628,8 @@ impl Harvest {
         let criteria = query::criteria(&leaf.window);
         let mut rows = self.rows();
         let mut recounted = false;
-        let mut last_ids: Vec<String> = vec![];
+        // The ids of the last page stored, to see the same page served again.
+        let mut last_ids: Option<Vec<String>> = None;
         let mut outside = 0u64;
         loop {
             let count = leaf.count.expect("a leaf has a count");
@@ -694,7 +695,7 @@ impl Harvest {
                     match self.again(&leaf, page.num_found, reason).await? {
                         Some(restarted) => {
                             leaf = restarted;
-                            (outside, last_ids) = (0, vec![]);
+                            (outside, last_ids) = (0, None);
                             continue;
                         }
                         None => {
@@ -710,16 +711,16 @@ impl Harvest {
                 let served = page.docs.len() as u64;
                 self.served_max.fetch_max(served, Ordering::Relaxed);
                 let wanted = ask.min(count - start);
-                let ids: Vec<String> = page
+                let ids: Option<Vec<String>> = page
                     .docs
                     .iter()
-                    .map(|d| d.get("id").map(ToString::to_string).unwrap_or_default())
+                    .map(|d| d.get("id").and_then(|v| v.as_str()).map(str::to_owned))
                     .collect();
                 let problem = if served == 0 {
                     Some(format!(
                         "upstream claims {count} records but sent an empty page at offset {start}"
                     ))
-                } else if ids == last_ids {
+                } else if ids.is_some() && ids == last_ids {
                     Some(format!(
                         "upstream claims {count} records but sent the same {served} again at offset {start}"
                     ))
@@ -738,7 +739,7 @@ impl Harvest {
                     {
                         Some(restarted) => {
                             leaf = restarted;
-                            (outside, last_ids) = (0, vec![]);
+                            (outside, last_ids) = (0, None);
                             continue;
                         }
                         None => {
@@ -779,7 +780,7 @@ impl Harvest {
                         )]);
                     }
                 };
-                (outside, last_ids) = (0, vec![]);
+                (outside, last_ids) = (0, None);
                 continue;
             }
             let check = {
@@ -799,7 +800,7 @@ impl Harvest {
                         .again(&leaf, expected, reason)
                         .await?
                         .expect("the count still fits");
-                    last_ids = vec![];
+                    last_ids = None;
                 }
             }
         }
