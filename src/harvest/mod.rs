@@ -9,6 +9,11 @@
 //! where it does not, the tree is walked down from the root, counting, to find the partitions
 //! that changed, and those are fetched again.
 //!
+//! Upstream is checked, not trusted: a split's parts are counted with it and must add up to
+//! it; a page must hold what was asked for (or, consistently, at least [`MIN_ROWS`]), must not
+//! be empty or repeat the last one before the count is reached, and may hold only records of
+//! the window asked for. What fails a check is counted once more, then the partition fails.
+//!
 //! Requests go through [`fetch::Fetcher`]; SQL runs on the writer thread ([`Writer`]). This
 //! module does neither itself.
 
