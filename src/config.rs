@@ -49,6 +49,10 @@ pub const DEFAULT_MAX_RETRIES: u32 = 8;
 pub const DEFAULT_RETRY_WAIT_SECS: f64 = 0.5;
 /// The least wait after a 429, as the Open Data Portal asks.
 pub const DEFAULT_RATE_LIMIT_WAIT_SECS: f64 = 5.0;
+/// The largest response body read; the Open Data Portal refuses to send more than 6 MB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = crate::api::DEFAULT_MAX_RESPONSE_BYTES;
+/// The most requests one run sends: a fifth of the Open Data Portal's weekly 5,000,000 calls.
+pub const DEFAULT_MAX_REQUESTS: u64 = 1_000_000;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 120.0;
 
@@ -134,6 +138,10 @@ raw_config! {
     request_timeout: f64,
     /// SQLite page cache in MB during a harvest.
     cache_mb: u32,
+    /// The largest response body read, in bytes; a larger one is treated like a 413.
+    max_response_bytes: u64,
+    /// The most requests one run sends.
+    max_requests: u64,
 }
 
 /// How log lines are written.
@@ -164,6 +172,8 @@ pub struct Config {
     pub retry_wait: Duration,
     pub rate_limit_wait: Duration,
     pub timeouts: Timeouts,
+    pub max_response_bytes: u64,
+    pub max_requests: u64,
     pub api_key: ApiKey,
     pub cache_mb: u32,
 }
@@ -297,6 +307,30 @@ impl RawConfig {
                 "expected an http:// or https:// URL",
             ));
         }
+        if let Ok(url) = &parsed
+            && url.scheme() == "http"
+            && !is_loopback(url)
+        {
+            return Err(bad(
+                "base_url",
+                &base_url,
+                "plain http would send the API key unencrypted; use https:// (http is allowed for 127.0.0.1, ::1 and localhost only)",
+            ));
+        }
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes < 1024 {
+            return Err(bad(
+                "max_response_bytes",
+                &max_response_bytes,
+                "must be at least 1024",
+            ));
+        }
+        let max_requests = self.max_requests.unwrap_or(DEFAULT_MAX_REQUESTS);
+        if max_requests == 0 {
+            return Err(bad("max_requests", &max_requests, "must be at least 1"));
+        }
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -339,9 +373,23 @@ impl RawConfig {
                     self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS),
                 )?,
             },
+            max_response_bytes,
+            max_requests,
             api_key,
             cache_mb,
         })
+    }
+}
+
+/// True when `url`'s host is this machine: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -494,6 +542,35 @@ mod tests {
                 .to_string()
                 .contains("`base_url`")
         );
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:8787/ds",
+            "http://127.9.9.9/ds",
+            "http://[::1]:80/ds",
+            "http://LOCALHOST/ds",
+            "https://example.com/ds",
+        ] {
+            let flags = RawConfig {
+                base_url: Some(url.into()),
+                ..Default::default()
+            };
+            assert!(load(flags, None, &no_env).is_ok(), "{url}");
+        }
+        for url in [
+            "http://example.com/ds",
+            "http://10.0.0.1/ds",
+            "http://localhost.example.com/ds",
+        ] {
+            let flags = RawConfig {
+                base_url: Some(url.into()),
+                ..Default::default()
+            };
+            let e = load(flags, None, &no_env).unwrap_err().to_string();
+            assert!(e.contains("plain http"), "{url}: {e}");
+        }
     }
 
     #[test]

@@ -52,6 +52,56 @@ pub enum Error {
         body: String,
     },
 
+    /// 3xx: upstream sent the request elsewhere. Redirects are not followed, so the API key
+    /// and the criteria went nowhere else. Stops the run.
+    #[error(
+        "{url} answered HTTP {status}, a redirect to {}; redirects are not followed, so the API key was not sent there: check --base-url",
+        location.as_deref().unwrap_or("nowhere (no Location header)")
+    )]
+    Redirect {
+        url: String,
+        status: u16,
+        location: Option<String>,
+    },
+
+    /// 404 from something other than a query that matched nothing: the URL names no data set.
+    #[error(
+        "{url} answered HTTP 404 (not found): check --base-url; it is the data set's prefix, the part before /records and /fields, ending in the data set's path (e.g. {})",
+        crate::config::DEFAULT_BASE_URL
+    )]
+    NotFound { url: String },
+
+    /// A 200 body larger than `max_response_bytes`: treated like a 413 (a smaller page is
+    /// asked for), never read whole.
+    #[error("{url} sent a response larger than max_response_bytes ({limit} bytes)")]
+    TooLarge { url: String, limit: u64 },
+
+    /// A 200 whose body is not JSON at all (an HTML page from a proxy, a login page or a
+    /// wrong URL).
+    #[error("{url} answered with {content_type}, not JSON: {body}")]
+    NotJson {
+        url: String,
+        content_type: String,
+        body: String,
+    },
+
+    /// A 429 whose `Retry-After` asks for a longer wait than a run will sit through.
+    #[error(
+        "{url} asked to wait {} s before the next request (Retry-After), more than the {} s a run waits; stopping now: rerunning `oac-mirror harvest` later continues where this run stopped",
+        asked.as_secs(), limit.as_secs()
+    )]
+    WaitTooLong {
+        url: String,
+        asked: Duration,
+        limit: Duration,
+    },
+
+    /// The run sent as many requests as `max_requests` allows.
+    #[error(
+        "this run sent {0} requests, the most `max_requests` allows; rerunning `oac-mirror harvest` continues where it stopped"
+    )]
+    RequestBudget(u64),
+
     /// 401 or 403: the API key is missing, wrong or not allowed. Never retried.
     #[error(
         "{url} refused the API key (HTTP {status}): is USPTO_API_KEY set to a valid key from data.uspto.gov?"
@@ -236,9 +286,13 @@ impl Error {
         matches!(self, Error::Status { status: 429, .. })
     }
 
-    /// True for HTTP 413: the page was too large; ask for fewer rows.
+    /// True for HTTP 413, or a body over `max_response_bytes`: the page was too large; ask
+    /// for fewer rows.
     pub fn is_too_large(&self) -> bool {
-        matches!(self, Error::Status { status: 413, .. })
+        matches!(
+            self,
+            Error::Status { status: 413, .. } | Error::TooLarge { .. }
+        )
     }
 
     /// True for HTTP 400: upstream refused the request as asked.
@@ -255,8 +309,9 @@ impl Error {
     }
 
     /// True when the whole run must stop rather than just the partition that met it: the API
-    /// key is refused, the database cannot be written, upstream's schema lost a field, or the
-    /// run was interrupted.
+    /// key is refused, the database cannot be written, upstream's schema lost a field,
+    /// upstream redirects, knows no such data set or asks for too long a wait, the run's
+    /// request budget is spent, or the run was interrupted.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
@@ -265,6 +320,10 @@ impl Error {
                 | Error::WriterStopped
                 | Error::Interrupted
                 | Error::SchemaDrift { .. }
+                | Error::Redirect { .. }
+                | Error::NotFound { .. }
+                | Error::WaitTooLong { .. }
+                | Error::RequestBudget(_)
         )
     }
 
@@ -303,6 +362,23 @@ impl Error {
             cause = e.source();
         }
         false
+    }
+
+    /// The message with its causes, each said once: for log lines, where anyhow's chain is not
+    /// at hand (a transport error's own text says "error sending request"; its cause says
+    /// "operation timed out").
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            let more = e.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            cause = e.source();
+        }
+        text
     }
 
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {

@@ -101,6 +101,12 @@ struct HarvestArgs {
     /// Seconds to wait for a whole response [default: 120]
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     request_timeout: Option<f64>,
+    /// Largest response body read, in bytes; a larger one is treated like a 413 [default: 8388608]
+    #[arg(long, value_name = "BYTES")]
+    max_response_bytes: Option<u64>,
+    /// Most requests one run sends [default: 1000000]
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
     /// Log warnings and errors only (and no progress bar)
     #[arg(long)]
     quiet: bool,
@@ -140,6 +146,8 @@ impl HarvestArgs {
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             cache_mb: self.cache_mb,
+            max_response_bytes: self.max_response_bytes,
+            max_requests: self.max_requests,
         }
     }
 }
@@ -230,9 +238,12 @@ struct ExportArgs {
 
 #[derive(Args)]
 struct ReplicaArgs {
-    /// Address to listen on (loopback)
+    /// Address to listen on; only loopback unless --allow-remote
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Allow --listen on an address other machines can reach
+    #[arg(long)]
+    allow_remote: bool,
     /// How many synthetic records to serve
     #[arg(long, default_value_t = 100_000)]
     records: usize,
@@ -278,7 +289,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oac-mirror: {}", chain(&e));
+            say(&chain(&e));
             match e.downcast_ref::<Error>() {
                 Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
@@ -301,6 +312,19 @@ fn chain(e: &anyhow::Error) -> String {
     text
 }
 
+/// Set when the log is JSON lines, so that the last words are one too.
+static JSON_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The run's last words on stderr: `oac-mirror: text`, or with `--log-format json` an error
+/// event like every other line.
+fn say(text: &str) {
+    if JSON_LOG.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{text}");
+    } else {
+        eprintln!("oac-mirror: {text}");
+    }
+}
+
 /// Logs to stderr: text (coloured on a terminal) or JSON lines, filtered by `OAC_MIRROR_LOG`
 /// (default `info`, `warn` when quiet). With a progress bar, each line is written with the bar
 /// out of the way.
@@ -314,7 +338,10 @@ fn init_logging(quiet: bool, format: LogFormat, bar: Option<ProgressBar>) {
         .with_target(false);
     match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder.json().with_ansi(false).init(),
+        LogFormat::Json => {
+            builder.json().with_ansi(false).init();
+            JSON_LOG.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -372,25 +399,38 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Loads the configuration of `harvest`, `plan` or `verify`, checks the API key, sets up
-/// logging, and builds the fetcher every request goes through.
+/// Loads the configuration of `harvest`, `plan` or `verify` (with `source_from_db`, the
+/// source recorded in an existing mirror stands in for a `--base-url` not given), checks the
+/// API key, sets up logging, and builds the fetcher every request goes through.
 fn connect(
     args: &HarvestArgs,
     bar: bool,
+    source_from_db: bool,
 ) -> anyhow::Result<(
     config::Config,
     Fetcher,
     CancellationToken,
     Option<ProgressBar>,
 )> {
-    let config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    let mut config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    // `plan` and `verify` of an existing mirror ask the source it was harvested from, unless
+    // a base URL is given.
+    if source_from_db
+        && config.base_url == config::DEFAULT_BASE_URL
+        && args.base_url.is_none()
+        && let Some(stored) = stored_source(&config.db)
+    {
+        let mut raw = args.raw();
+        raw.base_url = Some(stored);
+        config = config::load(raw, args.config.as_deref(), &env)?;
+    }
     if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
         return Err(Error::Config {
             origin: "environment".into(),
             key: config::API_KEY_ENV.into(),
             value: String::new(),
             problem:
-                "is not set; the Open Data Portal needs an API key (see README: getting a key)"
+                "is not set; the Open Data Portal needs an API key from your USPTO.gov account at data.uspto.gov (see \"Quick start\" in the README), or try the tool without one: \"Try it without an API key\""
                     .into(),
         }
         .into());
@@ -401,7 +441,8 @@ fn connect(
         && std::io::stderr().is_terminal())
     .then(progress_bar);
     init_logging(config.quiet, config.log_format, bar.clone());
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?
+        .with_max_response_bytes(config.max_response_bytes);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let fetcher = Fetcher::new(client, (&config).into(), shutdown.clone());
@@ -424,7 +465,7 @@ fn report(value: &(impl serde::Serialize + std::fmt::Display), json: bool) -> an
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Harvest(args) => {
-            let (config, fetcher, shutdown, bar) = connect(&args, true)?;
+            let (config, fetcher, shutdown, bar) = connect(&args, true, false)?;
             let store = Store::open(&config.db)?;
             let observer = bar.clone().map(|bar| -> harvest::Observer {
                 Box::new(move |p: harvest::Progress| {
@@ -443,18 +484,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 tracing::info!("{}", outcome.message);
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("oac-mirror: {}", outcome.message);
+                say(&outcome.message);
                 Ok(ExitCode::from(1))
             }
         }
         Command::Plan(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
             let plan = survey::plan(&config, &fetcher).await?;
             report(&plan, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
             let store = Store::open_read_only(&config.db)?;
             let found = survey::verify(&config, &fetcher, store, args.quick).await?;
             report(&found, args.json)?;
@@ -468,6 +509,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let store = Store::open_read_only(&db)?;
+            if let Some(packed) = store.packed()? {
+                report(&packed, args.json)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let status = store.status()?;
             report(&status, args.json)?;
             Ok(ExitCode::SUCCESS)
@@ -522,6 +567,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Replica(args) => {
             init_logging(false, LogFormat::Text, None);
+            if !args.listen.ip().is_loopback() && !args.allow_remote {
+                return Err(Error::Usage {
+                    flag: "--listen".into(),
+                    value: args.listen.to_string(),
+                    problem: "is not a loopback address; the replica serves only this machine unless --allow-remote is given".into(),
+                }
+                .into());
+            }
             let data = replica::synthetic(args.records, args.seed);
             let settings = replica::Settings {
                 require_key: args.require_key,
@@ -552,6 +605,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The source recorded in the mirror at `db`, if there is one.
+fn stored_source(db: &std::path::Path) -> Option<String> {
+    if !db.exists() {
+        return None;
+    }
+    Store::open_read_only(db).ok()?.source().ok()?
+}
+
 /// The database named by `--db`, the config file or the default, as `status` finds it.
 fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
     let raw = RawConfig {
@@ -561,8 +622,9 @@ fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow
     Ok(config::load(raw, config_file, &env)?.db)
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, the page in flight is
-/// finished or dropped, and the run ends with its progress committed.
+/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, requests in flight are
+/// dropped, and the run ends with its progress committed. A second signal exits at once with
+/// status 130 (each page is one transaction, so a page is stored whole or not at all).
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -575,8 +637,18 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    tracing::warn!("signal received: finishing the page in flight, then stopping");
+    tracing::warn!(
+        "signal received: stopping (requests in flight are dropped); a second Ctrl-C exits at once"
+    );
     shutdown.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!(
+        "oac-mirror: second signal: exiting at once; rerunning continues from the last page stored"
+    );
+    std::process::exit(130);
 }
 
 #[cfg(test)]

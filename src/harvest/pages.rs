@@ -22,6 +22,8 @@ pub struct PageSize {
     fixed: Option<u64>,
     /// The running estimate of bytes per record (see [`PageSize::observe`]).
     bytes_per_record: AtomicU64,
+    /// The most records upstream was seen to serve or accept (see [`PageSize::lower`]).
+    ceiling: AtomicU64,
 }
 
 impl PageSize {
@@ -30,6 +32,7 @@ impl PageSize {
         PageSize {
             fixed: rows.map(NonZeroU64::get),
             bytes_per_record: AtomicU64::new(ASSUMED_BYTES_PER_RECORD),
+            ceiling: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -38,7 +41,15 @@ impl PageSize {
         let rows = self.fixed.unwrap_or_else(|| {
             RESPONSE_BUDGET / self.bytes_per_record.load(Ordering::Relaxed).max(1)
         });
-        rows.min(cap).max(1)
+        rows.min(self.ceiling.load(Ordering::Relaxed))
+            .min(cap)
+            .max(1)
+    }
+
+    /// Lowers the page size to at most `rows` for the rest of the run: upstream served no more
+    /// (a consistent short page) or refused as many (a 400 at offset 0).
+    pub fn lower(&self, rows: u64) {
+        self.ceiling.fetch_min(rows.max(1), Ordering::Relaxed);
     }
 
     /// The bytes per record the page size is computed from.
@@ -97,6 +108,19 @@ mod tests {
         assert_eq!(p.bytes_per_record(), 500);
         assert_eq!(p.rows(10_000), 10_000, "capped");
         assert_eq!(p.rows(0), 1, "never zero");
+    }
+
+    #[test]
+    fn lowering_holds_for_the_rest_of_the_run() {
+        for p in [PageSize::new(None), PageSize::new(NonZeroU64::new(5000))] {
+            p.lower(700);
+            assert_eq!(p.rows(10_000), 700);
+            p.lower(900);
+            assert_eq!(p.rows(10_000), 700, "never raised again");
+            assert_eq!(p.rows(300), 300);
+            p.lower(0);
+            assert_eq!(p.rows(10_000), 1);
+        }
     }
 
     #[test]

@@ -515,8 +515,23 @@ impl std::fmt::Display for Verification {
             "whole window: local {}, upstream {}",
             self.local_total, self.upstream_total
         )?;
+        let unfinished = self
+            .differences
+            .iter()
+            .filter(|d| {
+                ![PartitionState::Done, PartitionState::Split]
+                    .iter()
+                    .any(|s| s.as_str() == d.state)
+            })
+            .count();
         if self.agrees() {
             writeln!(f, "every count agrees")
+        } else if unfinished > 0 {
+            writeln!(
+                f,
+                "{} partition(s) differ, {unfinished} of them not finished by a harvest yet: rerunning `oac-mirror harvest` continues them",
+                self.differences.len()
+            )
         } else {
             writeln!(
                 f,

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
-pub use status::{FailedPartition, RunSummary, Status};
+pub use status::{FailedPartition, Packed, RunSummary, Status};
 
 /// The numbered SQL files in `migrations/`, in order. Never edit or reorder a released one;
 /// add a new one.
@@ -135,7 +135,15 @@ impl Store {
         .map_err(Error::sqlite(format!("open {}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::sqlite("set busy timeout"))?;
-        let version = schema_version(&conn, path)?;
+        let (conn, version) = match schema_version(&conn, path) {
+            Err(e) if cannot_write_beside(&e) && immutable_will_do(path) => {
+                drop(conn);
+                let conn = open_immutable(path).map_err(|_| e)?;
+                let version = schema_version(&conn, path)?;
+                (conn, version)
+            }
+            other => (conn, other?),
+        };
         if version == 0 {
             return Err(Error::NotAMirror {
                 path: path.to_owned(),
@@ -299,6 +307,46 @@ impl Drop for Store {
             tracing::error!(error = %e, "committing the last batch of pages failed; they are fetched again");
         }
     }
+}
+
+/// True when a read-only open failed because SQLite cannot write beside the file: a WAL
+/// database needs its `-shm` file, which a read-only directory or file system refuses.
+fn cannot_write_beside(e: &Error) -> bool {
+    match e {
+        Error::Sqlite { source, .. } => matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        ),
+        _ => false,
+    }
+}
+
+/// True when nothing is waiting in a `-wal` file beside `path`, so that reading the file
+/// alone (immutable) reads everything.
+fn immutable_will_do(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).map_or(true, |m| m.len() == 0)
+}
+
+/// Opens `path` as an immutable file (no locks, no `-shm`): for a mirror in a directory this
+/// process cannot write.
+fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut uri = String::from("file:");
+    for byte in absolute.to_string_lossy().bytes() {
+        match byte {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(byte as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
 }
 
 /// `PRAGMA user_version`: 0 for a new file or another application's, else the migrations
