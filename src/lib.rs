@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod config;
+pub mod dataset;
 pub mod error;
 pub mod export;
 pub mod harvest;

@@ -5,6 +5,7 @@
 //! The store never talks HTTP; it is told what upstream said (counts, pages) and records it, each
 //! page in one transaction with the checkpoint that describes it.
 
+mod family;
 pub mod indexes;
 pub mod lock;
 mod partitions;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 
 pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_handoff.sql"),
     include_str!("../../migrations/0003_refresh.sql"),
+    include_str!("../../migrations/0004_family.sql"),
 ];
 
 /// WAL pages between automatic checkpoints during a harvest (SQLite's default is 1,000): about
@@ -40,6 +43,10 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     caches: records::Caches,
+    /// The data set whose partitions and records the harvest methods work on (see
+    /// [`Store::set_dataset`]).
+    dataset: &'static Dataset,
+    family: family::FamilyCaches,
     next_sweep: i64,
     /// The run this store is recording (see `begin_run`) and when it started: pages and
     /// leaves add what they changed to its row.
@@ -100,6 +107,8 @@ impl Store {
             conn,
             path: path.to_owned(),
             caches: Default::default(),
+            dataset: &dataset::CITATIONS,
+            family: Default::default(),
             next_sweep: 0,
             run: None,
             batch: None,
@@ -161,6 +170,8 @@ impl Store {
             conn,
             path: path.to_owned(),
             caches: Default::default(),
+            dataset: &dataset::CITATIONS,
+            family: Default::default(),
             next_sweep: 0,
             run: None,
             batch: None,
@@ -242,6 +253,17 @@ impl Store {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         self.caches = Default::default();
+        self.family.forget_actions();
+    }
+
+    /// Makes `dataset` the one the harvest methods (partitions, pages, counts, runs) work on.
+    pub fn set_dataset(&mut self, dataset: &'static Dataset) {
+        self.dataset = dataset;
+    }
+
+    /// The data set the harvest methods work on.
+    pub fn dataset(&self) -> &'static Dataset {
+        self.dataset
     }
 
     /// Commits the open batch, then copies the WAL into the database and empties it, so that a
@@ -389,6 +411,8 @@ fn after_migration(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<()>
     match version {
         // 0002 added the parsed-reference columns; fill them for the rows already stored.
         2 => records::fill_parsed_references(tx).map(drop),
+        // 0004 created the siblings' tables and views; describe them from their descriptions.
+        4 => family::describe(tx),
         _ => Ok(()),
     }
 }

@@ -147,12 +147,13 @@ impl Store {
     ) -> Result<i64> {
         let (root, growth) = self.check_mirror(source, window)?;
         let at = now();
+        let dataset = self.dataset;
         let tx = self.conn.savepoint().map_err(Error::sqlite("begin run"))?;
         let insert = |parent: Option<i64>, w: &Window, state: &str| {
             tx.execute(
-                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?6)",
-                params![parent, w.lo.to_string(), w.hi.to_string(), criteria(w), state, at],
+                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at, dataset)
+                 VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?6, ?7)",
+                params![parent, w.lo.to_string(), w.hi.to_string(), criteria(w), state, at, dataset.name],
             )
             .map(|_| tx.last_insert_rowid())
             .map_err(Error::sqlite("create partition"))
@@ -191,6 +192,10 @@ impl Store {
             Some(_) => {}
         }
         let set = |key: &str, value: &str, overwrite: bool| {
+            let key = &match key {
+                "source_prefix" | "window_from" | "window_to" | "complete" => dataset.meta_key(key),
+                _ => key.to_owned(),
+            };
             let sql = if overwrite {
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             } else {
@@ -213,13 +218,13 @@ impl Store {
         tx.execute(
             "UPDATE partitions SET attempts = 0, updated_at = ?1,
                 state = CASE WHEN state <> 'failed' THEN state WHEN sweep IS NULL THEN 'new' ELSE 'pending' END
-             WHERE state IN ('new', 'pending', 'failed') OR attempts > 0",
-            [&at],
+             WHERE dataset = ?2 AND (state IN ('new', 'pending', 'failed') OR attempts > 0)",
+            [&at, dataset.name],
         )
         .map_err(Error::sqlite("reset failed partitions"))?;
         tx.execute(
-            "INSERT INTO runs (started_at, window_from, window_to) VALUES (?1, ?2, ?3)",
-            params![at, window.lo.to_string(), window.hi.to_string()],
+            "INSERT INTO runs (started_at, window_from, window_to, dataset) VALUES (?1, ?2, ?3, ?4)",
+            params![at, window.lo.to_string(), window.hi.to_string(), dataset.name],
         )
         .map_err(Error::sqlite("record run"))?;
         let run = tx.last_insert_rowid();
@@ -232,8 +237,10 @@ impl Store {
     pub fn root(&self) -> Result<Option<Partition>> {
         self.conn
             .query_row(
-                &format!("SELECT {COLUMNS} FROM partitions WHERE parent_id IS NULL"),
-                [],
+                &format!(
+                    "SELECT {COLUMNS} FROM partitions WHERE parent_id IS NULL AND dataset = ?1"
+                ),
+                [self.dataset.name],
                 from_row,
             )
             .optional()
@@ -243,8 +250,8 @@ impl Store {
     /// Partitions that still need work: not counted, or leaves not yet done, in window order.
     pub fn unfinished(&self) -> Result<Vec<Partition>> {
         self.select(
-            "WHERE state IN ('new', 'pending') ORDER BY lo, id_prefix",
-            [],
+            "WHERE dataset = ?1 AND state IN ('new', 'pending') ORDER BY lo, id_prefix",
+            [self.dataset.name],
         )
     }
 
@@ -252,14 +259,14 @@ impl Store {
     /// run retries them), in window order.
     pub fn unfinished_or_failed(&self) -> Result<Vec<Partition>> {
         self.select(
-            "WHERE state IN ('new', 'pending', 'failed') ORDER BY lo, id_prefix",
-            [],
+            "WHERE dataset = ?1 AND state IN ('new', 'pending', 'failed') ORDER BY lo, id_prefix",
+            [self.dataset.name],
         )
     }
 
     /// Checks that the mirror's records (if any) come from `source` (`meta.source_prefix`).
     pub fn check_source(&self, source: &str) -> Result<()> {
-        match self.meta("source_prefix")? {
+        match self.meta(&self.dataset.meta_key("source_prefix"))? {
             Some(stored) if stored != source => Err(Error::SourceMismatch {
                 path: self.path.clone(),
                 stored,
@@ -318,7 +325,8 @@ impl Store {
             .map_err(Error::sqlite("clear split partition's rejected records"))?;
         for (w, criteria) in children {
             tx.execute(
-                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, created_at, updated_at, dataset)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, dataset FROM partitions WHERE partition_id = ?1",
                 params![id, w.lo.to_string(), w.hi.to_string(), w.id_prefix, criteria, at],
             )
             .map_err(Error::sqlite("create child partition"))?;
@@ -360,7 +368,10 @@ impl Store {
             .map_err(Error::sqlite("begin leaf check"))?;
         let stored: u64 = tx
             .query_row(
-                &format!("SELECT count(*) FROM citations WHERE {range} AND sweep = ?"),
+                &format!(
+                    "SELECT count(*) FROM {} WHERE {range} AND sweep = ?",
+                    self.dataset.table
+                ),
                 rusqlite::params_from_iter(args.iter().chain([&sweep.to_string()])),
                 |r| r.get(0),
             )
@@ -378,7 +389,7 @@ impl Store {
         }
         let at = now();
         let vanished = tx.execute(
-            &format!("UPDATE citations SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL"),
+            &format!("UPDATE {} SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL", self.dataset.table),
             rusqlite::params_from_iter([&at].into_iter().chain(args.iter()).chain([&sweep.to_string()])),
         )
         .map_err(Error::sqlite("mark vanished records"))?;
@@ -420,9 +431,9 @@ impl Store {
             .execute(
                 &format!(
                     "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, attempts = 0, updated_at = ?2
-                     WHERE {DONE_SINCE}"
+                     WHERE dataset = ?3 AND {DONE_SINCE}"
                 ),
-                params![since_text(since), now()],
+                params![since_text(since), now(), self.dataset.name],
             )
             .map_err(Error::sqlite("send leaves back to be fetched again"))
     }
@@ -431,8 +442,8 @@ impl Store {
     /// what [`Store::refetch_done`] sends back.
     pub fn done_since(&self, since: Option<Stamp>) -> Result<Vec<Partition>> {
         self.select(
-            &format!("WHERE {DONE_SINCE} ORDER BY lo, id_prefix"),
-            [since_text(since)],
+            &format!("WHERE {DONE_SINCE} AND dataset = ?2 ORDER BY lo, id_prefix"),
+            [since_text(since), self.dataset.name.to_owned()],
         )
     }
 
@@ -482,7 +493,10 @@ impl Store {
         let stored: u64 = self
             .conn
             .query_row(
-                &format!("SELECT count(*) FROM citations WHERE {range} AND deleted_at IS NULL"),
+                &format!(
+                    "SELECT count(*) FROM {} WHERE {range} AND deleted_at IS NULL",
+                    self.dataset.table
+                ),
                 rusqlite::params_from_iter(args.iter()),
                 |r| r.get(0),
             )
@@ -491,8 +505,9 @@ impl Store {
             .conn
             .query_row(
                 "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id)
-                 WHERE p.lo >= ?1 AND p.hi <= ?2 AND substr(p.id_prefix, 1, length(?3)) = ?3 AND r.sweep = p.sweep",
-                params![window.lo.to_string(), window.hi.to_string(), window.id_prefix],
+                 WHERE p.lo >= ?1 AND p.hi <= ?2 AND substr(p.id_prefix, 1, length(?3)) = ?3 AND r.sweep = p.sweep
+                   AND p.dataset = ?4",
+                params![window.lo.to_string(), window.hi.to_string(), window.id_prefix, self.dataset.name],
                 |r| r.get(0),
             )
             .map_err(Error::sqlite("count window rejects"))?;
@@ -522,8 +537,8 @@ impl Store {
         .map_err(Error::sqlite("record run end"))?;
         let complete = proven_total.is_some();
         tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'complete'",
-            [complete.to_string()],
+            "UPDATE meta SET value = ?1 WHERE key = ?2",
+            [complete.to_string(), self.dataset.meta_key("complete")],
         )
         .map_err(Error::sqlite("write meta complete"))?;
         if let Some(total) = proven_total {
@@ -533,7 +548,7 @@ impl Store {
             ] {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    params![key, value],
+                    params![self.dataset.meta_key(key), value],
                 )
                 .map_err(Error::sqlite("write meta"))?;
             }
