@@ -18,6 +18,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::api::{ApiKey, Timeouts};
+use crate::dataset::{self, CITATIONS, DEFAULT_API_ROOT, Dataset};
 use crate::error::{Error, Result};
 use crate::plan::Window;
 
@@ -102,6 +103,12 @@ raw_config! {
     db: PathBuf,
     /// Dataset prefix; the tool calls `{base_url}/records` and `{base_url}/fields`.
     base_url: String,
+    /// The family's root: each data set's prefix is `{api_root}/{its path}`
+    /// (`oa_citations/v2`, `oa_rejections/v2`, `enriched_cited_reference_metadata/v3`).
+    api_root: String,
+    /// The data sets `harvest`, `plan` and `verify` work on: `citations`, `rejections`,
+    /// `enriched`, or `all` (environment: comma-separated).
+    datasets: Vec<String>,
     /// First day of the window (`YYYY-MM-DD`), from 00:00:00.
     from: String,
     /// Last day of the window (`YYYY-MM-DD` or `today`), through 23:59:59.
@@ -156,6 +163,11 @@ pub enum LogFormat {
 pub struct Config {
     pub db: PathBuf,
     pub base_url: String,
+    /// The family's root, when known: from `api_root`, or beside a `base_url` that ends in
+    /// `/oa_citations/v2`.
+    pub api_root: Option<String>,
+    /// The data sets to work on, in the family's order, each once.
+    pub datasets: Vec<&'static Dataset>,
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub rate: f64,
@@ -179,6 +191,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The prefix of `dataset`: `base_url` for the citations, beside it under `api_root` for
+    /// the others (validation made sure there is one when a sibling is asked for).
+    pub fn prefix(&self, dataset: &Dataset) -> String {
+        match &self.api_root {
+            _ if dataset.is_citations() => self.base_url.clone(),
+            Some(root) => dataset.prefix(root),
+            None => unreachable!("validated: a sibling needs api_root"),
+        }
+    }
+
     /// The inclusive window of `createDateTime` this run mirrors.
     pub fn window(&self) -> Window {
         Window::days(self.from, self.to)
@@ -298,7 +320,78 @@ impl RawConfig {
         let seconds = |key: &str, v: f64| -> Result<Duration> {
             Ok(Duration::from_secs_f64(positive(key, v)?))
         };
-        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.into());
+        let mut datasets = vec![];
+        for name in self.datasets.unwrap_or_else(|| vec![CITATIONS.name.into()]) {
+            let named: Vec<&'static Dataset> = match name.trim() {
+                "all" => dataset::ALL.to_vec(),
+                one => match Dataset::named(one) {
+                    Some(d) => vec![d],
+                    None => {
+                        return Err(bad(
+                            "datasets",
+                            &name,
+                            "expected citations, rejections, enriched or all",
+                        ));
+                    }
+                },
+            };
+            datasets.extend(named);
+        }
+        if datasets.is_empty() {
+            return Err(bad("datasets", &"[]", "must name at least one data set"));
+        }
+        let datasets: Vec<&'static Dataset> = dataset::ALL
+            .into_iter()
+            .filter(|d| datasets.iter().any(|w| std::ptr::eq(*w, *d)))
+            .collect();
+        let api_root = self.api_root.map(|r| r.trim_end_matches('/').to_owned());
+        let beside = |url: &str| {
+            url.trim_end_matches('/')
+                .strip_suffix(&format!("/{}", CITATIONS.path))
+                .map(str::to_owned)
+        };
+        let (base_url, api_root) = match (self.base_url, api_root) {
+            (None, None) => (
+                DEFAULT_BASE_URL.to_owned(),
+                Some(DEFAULT_API_ROOT.to_owned()),
+            ),
+            (None, Some(root)) => (CITATIONS.prefix(&root), Some(root)),
+            (Some(base), None) => {
+                let root = beside(&base);
+                (base, root)
+            }
+            (Some(base), Some(root)) => {
+                if beside(&base).as_deref() != Some(root.as_str()) {
+                    return Err(bad(
+                        "base_url",
+                        &base,
+                        &format!(
+                            "disagrees with `api_root` ({root}): the citations' prefix under it is {}",
+                            CITATIONS.prefix(&root)
+                        ),
+                    ));
+                }
+                (base, Some(root))
+            }
+        };
+        if api_root.is_none()
+            && let Some(sibling) = datasets.iter().find(|d| !d.is_citations())
+        {
+            return Err(bad(
+                "base_url",
+                &base_url,
+                &format!(
+                    "does not end in /{}, so the {} data set's prefix is unknown: give `api_root` (--api-root) too",
+                    CITATIONS.path, sibling.name
+                ),
+            ));
+        }
+        if let Some(root) = &api_root {
+            let parsed = reqwest::Url::parse(root);
+            if !matches!(parsed.as_ref().map(|u| u.scheme()), Ok("http" | "https")) {
+                return Err(bad("api_root", root, "expected an http:// or https:// URL"));
+            }
+        }
         let parsed = reqwest::Url::parse(&base_url);
         if !matches!(parsed.as_ref().map(|u| u.scheme()), Ok("http" | "https")) {
             return Err(bad(
@@ -377,6 +470,8 @@ impl RawConfig {
             max_requests,
             api_key,
             cache_mb,
+            api_root,
+            datasets,
         })
     }
 }
@@ -406,7 +501,13 @@ fn parse_env<T: serde::de::DeserializeOwned>(name: &str, key: &str, text: &str) 
         text.parse::<bool>().ok().map(toml::Value::Boolean),
         Some(as_string),
     ];
-    for value in candidates.into_iter().flatten() {
+    // A list is written comma-separated (OAC_MIRROR_DATASETS=citations,rejections).
+    let list = toml::Value::Array(
+        text.split(',')
+            .map(|item| toml::Value::String(item.trim().to_owned()))
+            .collect(),
+    );
+    for value in candidates.into_iter().flatten().chain([list]) {
         if let Ok(v) = T::deserialize(value.clone()) {
             return Ok(v);
         }

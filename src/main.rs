@@ -65,6 +65,13 @@ struct HarvestArgs {
     /// Dataset prefix; the tool calls URL/records and URL/fields [default: the Open Data Portal's]
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// The family's root; each data set's prefix lies under it [default: the Open Data Portal's,
+    /// or beside a --base-url ending in /oa_citations/v2]
+    #[arg(long, value_name = "URL")]
+    api_root: Option<String>,
+    /// Data set to work on, repeatable: citations, rejections, enriched or all [default: citations]
+    #[arg(long = "dataset", value_name = "NAME")]
+    datasets: Vec<String>,
     /// First day of the window, from 00:00:00 [default: 2017-10-01]
     #[arg(long, value_name = "YYYY-MM-DD")]
     from: Option<String>,
@@ -129,6 +136,8 @@ impl HarvestArgs {
         RawConfig {
             db: self.db.clone(),
             base_url: self.base_url.clone(),
+            api_root: self.api_root.clone(),
+            datasets: (!self.datasets.is_empty()).then(|| self.datasets.clone()),
             from: self.from.clone(),
             to: self.to.clone(),
             rate: self.rate,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod family;
 mod handoff;
 mod harvest;
 mod hostile;

@@ -104,6 +104,12 @@ impl Fetcher {
         &self.client
     }
 
+    /// Sends the requests from now on to `client` (another data set of the family), through
+    /// the same limiter, permits and counters.
+    pub fn set_client(&mut self, client: Client) {
+        self.client = client;
+    }
+
     /// `POST /records`, retried as the error allows.
     pub async fn records(
         &self,

@@ -53,7 +53,7 @@ pub const MIN_ROWS: u64 = 100;
 const INTERRUPTED: &str = "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped";
 
 /// How a harvest ended.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Outcome {
     /// The whole window is mirrored and the counts agree.
     pub complete: bool,
@@ -89,6 +89,8 @@ type First = (Page, u64);
 struct Harvest {
     fetch: Fetcher,
     writer: Writer,
+    /// The data set harvested: its records are read and written by its description.
+    dataset: &'static crate::dataset::Dataset,
     /// Records per page (see [`pages`]), lowered for the rest of the run when upstream serves
     /// fewer (short pages) or refuses as many (a 400 at offset 0), never below `min_rows`.
     pages: PageSize,
@@ -118,52 +120,156 @@ pub async fn run(
 }
 
 /// [`run`], reporting progress to `observer` when there is one.
+///
+/// Harvests each of `config.datasets` in turn, each into its own partition tree, through the
+/// one `fetcher` (one rate limiter, one request in flight across the family). A data set whose
+/// `/fields` lost a field it stores fails by name; the others go on. Complete only when every
+/// data set asked for is.
 pub async fn run_observed(
     config: &Config,
-    fetcher: Fetcher,
-    store: Store,
+    mut fetcher: Fetcher,
+    mut store: Store,
     shutdown: CancellationToken,
-    observer: Option<Observer>,
+    mut observer: Option<Observer>,
 ) -> Result<Outcome> {
     let window = config.window();
-    let source = config.base_url.clone();
     store.tune_for_harvest(config.cache_mb)?;
-    let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
-    {
-        let (source, window) = (source.clone(), window.clone());
-        writer
-            .call(move |s| s.check_mirror(&source, &window).map(drop))
-            .await?;
+    // Every data set's source and window are checked before the first request.
+    for d in &config.datasets {
+        store.set_dataset(d);
+        store.check_mirror(&config.prefix(d), &window)?;
     }
+    let mut outcomes = vec![];
+    for d in &config.datasets {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        store.set_dataset(d);
+        let client = crate::api::Client::new(&config.prefix(d), &config.api_key, config.timeouts)?
+            .with_max_response_bytes(config.max_response_bytes);
+        fetcher.set_client(client);
+        let before = fetcher.stats();
+        let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
+        let (f, w, o, result) = run_dataset(
+            config,
+            d,
+            fetcher,
+            writer,
+            shutdown.clone(),
+            observer,
+            before,
+        )
+        .await;
+        (fetcher, observer) = (f, o);
+        store = w.close();
+        match result {
+            Err(e @ Error::SchemaDrift { .. }) => {
+                warn!(dataset = d.name, error = %e, "this data set cannot be harvested; the others go on");
+                outcomes.push((
+                    d.name,
+                    Outcome {
+                        complete: false,
+                        message: format!("stopped: {e}"),
+                        stats: RunStats::default(),
+                    },
+                ));
+            }
+            other => outcomes.push((d.name, other?)),
+        }
+    }
+    if let [(_, only)] = outcomes.as_slice()
+        && config.datasets.len() == 1
+    {
+        return Ok(only.clone());
+    }
+    let complete =
+        outcomes.len() == config.datasets.len() && outcomes.iter().all(|(_, o)| o.complete);
+    let mut stats = fetcher.stats();
+    stats.records_written = outcomes.iter().map(|(_, o)| o.stats.records_written).sum();
+    stats.records_rejected = outcomes.iter().map(|(_, o)| o.stats.records_rejected).sum();
+    let message = if outcomes.is_empty() {
+        INTERRUPTED.to_owned()
+    } else {
+        outcomes
+            .iter()
+            .map(|(name, o)| format!("{name}: {}", o.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Outcome {
+        complete,
+        message,
+        stats,
+    })
+}
+
+/// What one data set's harvest hands back: the fetcher, the writer (with the store), the
+/// observer, and how it ended.
+type Handed = (Fetcher, Writer, Option<Observer>, Result<Outcome>);
+
+/// Harvests the store's current data set `dataset` (see [`run_observed`]); `before` is the
+/// fetcher's count before it, so that its run records its own requests.
+async fn run_dataset(
+    config: &Config,
+    dataset: &'static crate::dataset::Dataset,
+    fetcher: Fetcher,
+    writer: Writer,
+    shutdown: CancellationToken,
+    observer: Option<Observer>,
+    before: RunStats,
+) -> Handed {
+    let window = config.window();
+    let source = config.prefix(dataset);
     // The source is recorded (by `begin_run`) only once it answered: a first run against a
     // mistyped --base-url binds the database to nothing.
-    match check_fields(&fetcher).await {
+    match check_fields(&fetcher, dataset).await {
         Err(Error::Interrupted) => {
-            return Ok(Outcome {
-                complete: false,
-                message: INTERRUPTED.into(),
-                stats: fetcher.stats(),
-            });
+            let stats = since(&fetcher, &before);
+            return (
+                fetcher,
+                writer,
+                observer,
+                Ok(Outcome {
+                    complete: false,
+                    message: INTERRUPTED.into(),
+                    stats,
+                }),
+            );
         }
-        other => other?,
+        Err(e) => return (fetcher, writer, observer, Err(e)),
+        Ok(()) => {}
     }
-    let run_id = {
-        let window = window.clone();
-        writer
-            .call(move |s| s.begin_run(&source, &window, &query::criteria))
-            .await?
+    let prepared = async {
+        let run_id = {
+            let window = window.clone();
+            writer
+                .call(move |s| s.begin_run(&source, &window, &query::criteria))
+                .await?
+        };
+        if dataset.is_citations() && writer.call(|s| s.defer_query_indexes()).await? {
+            info!("first harvest of this mirror: its query indexes are built once it is complete");
+        }
+        if config.full_refresh || config.recheck_recent > 0 {
+            let since = (!config.full_refresh).then(|| survey::recheck_since(config));
+            let n = writer.call(move |s| s.refetch_done(since)).await?;
+            info!(
+                dataset = dataset.name,
+                partitions = n,
+                "fetching again whatever their counts say"
+            );
+        }
+        Ok(run_id)
+    }
+    .await;
+    let run_id = match prepared {
+        Ok(id) => id,
+        Err(e) => return (fetcher, writer, observer, Err(e)),
     };
-    if writer.call(|s| s.defer_query_indexes()).await? {
-        info!("first harvest of this mirror: its query indexes are built once it is complete");
-    }
-    if config.full_refresh || config.recheck_recent > 0 {
-        let since = (!config.full_refresh).then(|| survey::recheck_since(config));
-        let n = writer.call(move |s| s.refetch_done(since)).await?;
-        info!(partitions = n, "fetching again whatever their counts say");
-    }
+    info!(dataset = dataset.name, "harvesting");
     let h = Arc::new(Harvest {
         fetch: fetcher,
         writer,
+        dataset,
         pages: PageSize::new(config.rows),
         min_rows: config.rows.map_or(MIN_ROWS, |r| MIN_ROWS.min(r.get())),
         served_max: AtomicU64::new(0),
@@ -174,7 +280,7 @@ pub async fn run_observed(
         observer,
     });
     let result = drive(&h, config.concurrency.get() as usize, &shutdown).await;
-    let mut stats = h.fetch.stats();
+    let mut stats = since(&h.fetch, &before);
     stats.records_written = h.written.load(Ordering::Relaxed);
     stats.records_rejected = h.rejected.load(Ordering::Relaxed);
     let (outcome, message, proven) = match &result {
@@ -218,17 +324,25 @@ pub async fn run_observed(
             })
             .await
     };
-    drop(h.writer.close());
-    match result {
-        Ok(_) | Err(Error::Interrupted) => {
-            end?;
-            Ok(Outcome {
-                complete: proven.is_some(),
-                message,
-                stats,
-            })
-        }
+    let result = match result {
+        Ok(_) | Err(Error::Interrupted) => end.map(|()| Outcome {
+            complete: proven.is_some(),
+            message,
+            stats,
+        }),
         Err(e) => Err(e),
+    };
+    (h.fetch, h.writer, h.observer, result)
+}
+
+/// The fetcher's counters since `before`.
+fn since(fetch: &Fetcher, before: &RunStats) -> RunStats {
+    let now = fetch.stats();
+    RunStats {
+        requests: now.requests - before.requests,
+        retries: now.retries - before.retries,
+        rate_limited: now.rate_limited - before.rate_limited,
+        ..RunStats::default()
     }
 }
 
@@ -322,29 +436,20 @@ async fn drive(
     )))
 }
 
-/// Compares upstream's `/fields` with the 16 known fields: a new one is logged (and kept with
-/// its records), a missing one stops the run.
-async fn check_fields(fetch: &Fetcher) -> Result<()> {
+/// Compares upstream's `/fields` with the fields `dataset` stores: a new one is logged (and
+/// kept with its records), a missing one stops the data set's run.
+async fn check_fields(fetch: &Fetcher, dataset: &crate::dataset::Dataset) -> Result<()> {
     let fields = fetch.fields().await?;
-    let missing: Vec<String> = record::KNOWN_FIELDS
-        .iter()
-        .filter(|k| !fields.iter().any(|f| f == *k))
-        .map(|k| k.to_string())
-        .collect();
-    // paragraphNumber is listed but never sent; the mirror does not depend on it.
-    let missing: Vec<String> = missing
-        .into_iter()
-        .filter(|k| k != "paragraphNumber")
-        .collect();
+    let missing = dataset.missing_fields(&fields);
     if !missing.is_empty() {
         let url = fetch.client().records_url().replace("/records", "/fields");
         return Err(Error::SchemaDrift { url, missing });
     }
     for f in fields
         .iter()
-        .filter(|f| !record::KNOWN_FIELDS.contains(&f.as_str()))
+        .filter(|f| !dataset.known_fields().any(|k| k == f.as_str()))
     {
-        warn!(field = %f, "upstream lists a field this version does not know; its values are kept in citations.extra");
+        warn!(dataset = dataset.name, field = %f, "upstream lists a field this version does not know; its values are kept in the records' extra column");
     }
     Ok(())
 }
@@ -885,42 +990,52 @@ impl Harvest {
     async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<(Partition, u64)> {
         let served = page.docs.len() as u64;
         self.pages.observe(page.bytes, page.docs.len());
-        let mut citations = Vec::with_capacity(page.docs.len());
+        let mut citations = vec![];
+        let mut family = vec![];
         let mut rejected = vec![];
         let mut outside = 0;
         for doc in page.docs {
-            let checked = match outside_reason(&leaf.window, &doc) {
-                Some(reason) => {
-                    outside += 1;
-                    Err(record::Rejected {
-                        raw_json: doc.to_string(),
-                        reason,
-                        id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
-                        create_date_time: doc
-                            .get("createDateTime")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned),
-                    })
-                }
-                None => record::parse(doc),
+            let reason = outside_reason(&leaf.window, &doc);
+            if let Some(reason) = reason {
+                outside += 1;
+                let r = record::Rejected {
+                    raw_json: doc.to_string(),
+                    reason,
+                    id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+                    create_date_time: doc
+                        .get("createDateTime")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
+                };
+                warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
+                rejected.push(r);
+                continue;
+            }
+            let checked = if self.dataset.is_citations() {
+                record::parse(doc).map(|c| citations.push(c))
+            } else {
+                crate::dataset::parse(self.dataset, doc).map(|r| family.push(r))
             };
-            match checked {
-                Ok(c) => citations.push(c),
-                Err(r) => {
-                    warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
-                    rejected.push(r);
-                }
+            if let Err(r) = checked {
+                warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
+                rejected.push(r);
             }
         }
         let next = leaf.next_offset + served;
         self.written
-            .fetch_add(citations.len() as u64, Ordering::Relaxed);
+            .fetch_add((citations.len() + family.len()) as u64, Ordering::Relaxed);
         self.rejected
             .fetch_add(rejected.len() as u64, Ordering::Relaxed);
         let (id, sweep) = (leaf.id, leaf.sweep.expect("a leaf has a sweep"));
-        self.writer
-            .call(move |s| s.put_page(id, sweep, next, &citations, &rejected))
-            .await?;
+        if self.dataset.is_citations() {
+            self.writer
+                .call(move |s| s.put_page(id, sweep, next, &citations, &rejected))
+                .await?;
+        } else {
+            self.writer
+                .call(move |s| s.put_family_page(id, sweep, next, &family, &rejected))
+                .await?;
+        }
         leaf.next_offset = next;
         Ok((leaf, outside))
     }

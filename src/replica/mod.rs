@@ -7,10 +7,11 @@
 //! query it cannot parse or one that pages past its cap; and `/fields`.
 
 mod data;
+pub mod family;
 mod faults;
 pub mod query;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -32,6 +33,8 @@ use query::Query;
 
 /// The path of the data set under the replica's address, as on the Open Data Portal.
 pub const PREFIX: &str = "/api/v1/patent/oa/oa_citations/v2";
+/// The family's root under the replica's address: each data set is at `{ROOT}/{its path}`.
+pub const ROOT: &str = "/api/v1/patent/oa";
 
 /// How the replica behaves.
 #[derive(Clone, Debug)]
@@ -70,6 +73,11 @@ pub struct Replica {
 struct Shared {
     settings: RwLock<Settings>,
     data: RwLock<Dataset>,
+    /// The siblings' records by data set name, made from the citations when one is first
+    /// asked for (see [`family`]).
+    siblings: RwLock<Option<BTreeMap<&'static str, Dataset>>>,
+    /// `/records` requests answered so far, by data set name.
+    by_dataset: std::sync::Mutex<BTreeMap<&'static str, u64>>,
     requests: AtomicU64,
     record_requests: AtomicU64,
     tracker: faults::Tracker,
@@ -119,14 +127,26 @@ impl Replica {
         let state = Arc::new(Shared {
             settings: RwLock::new(settings),
             data: RwLock::new(Dataset::new(docs)),
+            siblings: RwLock::new(None),
+            by_dataset: Default::default(),
             requests: AtomicU64::new(0),
             record_requests: AtomicU64::new(0),
             tracker: faults::Tracker::new(),
         });
-        let app = Router::new()
-            .route(&format!("{PREFIX}/records"), post(records))
-            .route(&format!("{PREFIX}/fields"), get(fields))
-            .with_state(Arc::clone(&state));
+        let mut app = Router::new();
+        for d in crate::dataset::ALL {
+            let name = d.name;
+            app = app
+                .route(
+                    &format!("{ROOT}/{}/records", d.path),
+                    post(move |state, headers, form| records(state, headers, form, name)),
+                )
+                .route(
+                    &format!("{ROOT}/{}/fields", d.path),
+                    get(move |state, headers| fields(state, headers, name)),
+                );
+        }
+        let app = app.with_state(Arc::clone(&state));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -157,9 +177,36 @@ impl Replica {
         self.state.tracker.injected()
     }
 
-    /// Replaces the records served (a new version of the data set).
+    /// Replaces the records served (a new version of the data set). The siblings, once made,
+    /// stay as they are (see [`Replica::replace_family`]).
     pub fn replace_data(&self, docs: Vec<Value>) {
         *self.state.data.write().expect("not poisoned") = Dataset::new(docs);
+    }
+
+    /// The records a sibling data set (`rejections`, `enriched`) serves, made now if they were
+    /// not yet: the truth a harvest of it must equal.
+    pub fn family_docs(&self, name: &str) -> Vec<Value> {
+        ensure_siblings(&self.state);
+        let siblings = self.state.siblings.read().expect("not poisoned");
+        siblings
+            .as_ref()
+            .and_then(|s| s.get(name))
+            .map(|d| d.docs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the records of the sibling data set `name` (a new version of it).
+    pub fn replace_family(&self, name: &'static str, docs: Vec<Value>) {
+        ensure_siblings(&self.state);
+        if let Some(s) = self.state.siblings.write().expect("not poisoned").as_mut() {
+            s.insert(name, Dataset::new(docs));
+        }
+    }
+
+    /// `/records` requests answered so far for the data set `name`.
+    pub fn record_requests_of(&self, name: &str) -> u64 {
+        let counts = self.state.by_dataset.lock().expect("not poisoned");
+        counts.get(name).copied().unwrap_or(0)
     }
 
     /// Changes how the replica behaves from the next request on.
@@ -191,13 +238,36 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     }
 }
 
+/// Makes the siblings from the citations, unless made already.
+fn ensure_siblings(shared: &Shared) {
+    if shared.siblings.read().expect("not poisoned").is_some() {
+        return;
+    }
+    let mut siblings = shared.siblings.write().expect("not poisoned");
+    if siblings.is_none() {
+        let data = shared.data.read().expect("not poisoned");
+        let (rejections, enriched) = family::siblings(&data.docs, 0);
+        *siblings = Some(BTreeMap::from([
+            ("rejections", Dataset::new(rejections)),
+            ("enriched", Dataset::new(enriched)),
+        ]));
+    }
+}
+
 async fn records(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
+    name: &'static str,
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     shared.record_requests.fetch_add(1, Ordering::Relaxed);
+    *shared
+        .by_dataset
+        .lock()
+        .expect("not poisoned")
+        .entry(name)
+        .or_default() += 1;
     let _in_flight = shared.tracker.enter();
     let (misbehaviour, cap) = {
         let settings = shared.settings.read().expect("not poisoned");
@@ -248,8 +318,7 @@ async fn records(
             "injected: this window is broken",
         );
     }
-    let (found, docs) = {
-        let data = shared.data.read().expect("not poisoned");
+    let page = |data: &Dataset| {
         let mut found = 0u64;
         let mut docs = vec![];
         for doc in data.matching(&q) {
@@ -259,6 +328,13 @@ async fn records(
             found += 1;
         }
         (found, docs)
+    };
+    let (found, docs) = if name == crate::dataset::CITATIONS.name {
+        page(&shared.data.read().expect("not poisoned"))
+    } else {
+        ensure_siblings(&shared);
+        let siblings = shared.siblings.read().expect("not poisoned");
+        page(&siblings.as_ref().expect("made")[name])
     };
     if found == 0 {
         return error(
@@ -306,15 +382,25 @@ fn number(form: &HashMap<String, String>, name: &str, default: u64) -> Result<u6
     }
 }
 
-async fn fields(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+async fn fields(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    name: &'static str,
+) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     if !authorized(&shared, &headers) {
         return error(StatusCode::FORBIDDEN, "Forbidden");
     }
-    let fields = shared.settings.read().expect("not poisoned").fields.clone();
+    let d = crate::dataset::Dataset::named(name).expect("a described data set");
+    let fields: Vec<String> = if d.is_citations() {
+        shared.settings.read().expect("not poisoned").fields.clone()
+    } else {
+        d.known_fields().map(str::to_owned).collect()
+    };
+    let (key, version) = d.path.split_once('/').expect("name/version");
     Json(json!({
-        "apiKey": "oa_citations",
-        "apiVersionNumber": "v2",
+        "apiKey": key,
+        "apiVersionNumber": version,
         "apiStatus": "PUBLISHED",
         "fieldCount": fields.len(),
         "fields": fields,

@@ -1,0 +1,251 @@
+//! The Office Action family: rejections and enriched citations mirrored beside the citations,
+//! row for row, and the join that dates every citation whose action a sibling knows.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use oac_mirror::replica::{Settings, family::truth_of, synthetic};
+use rusqlite::types::Value as Sql;
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The flat views' columns, in order, with the upstream field each comes from.
+pub const REJECTION_COLUMNS: [(&str, &str); 31] = [
+    ("id", "id"),
+    ("patent_application_number", "patentApplicationNumber"),
+    (
+        "legacy_document_code_identifier",
+        "legacyDocumentCodeIdentifier",
+    ),
+    ("action_type_category", "actionTypeCategory"),
+    ("legal_section_code", "legalSectionCode"),
+    ("paragraph_number", "paragraphNumber"),
+    ("group_art_unit_number", "groupArtUnitNumber"),
+    ("national_class", "nationalClass"),
+    ("national_subclass", "nationalSubclass"),
+    ("obsolete_document_identifier", "obsoleteDocumentIdentifier"),
+    ("create_user_identifier", "createUserIdentifier"),
+    ("create_date_time", "createDateTime"),
+    ("submission_date", "submissionDate"),
+    ("claim_number_array_document", "claimNumberArrayDocument"),
+    ("has_rej101", "hasRej101"),
+    ("has_rej102", "hasRej102"),
+    ("has_rej103", "hasRej103"),
+    ("has_rej112", "hasRej112"),
+    ("has_rej_dp", "hasRejDP"),
+    ("cite103_max", "cite103Max"),
+    ("cite103_eq1", "cite103EQ1"),
+    ("cite103_gt3", "cite103GT3"),
+    ("closing_missing", "closingMissing"),
+    ("reject_form_missmatch", "rejectFormMissmatch"),
+    ("form_paragraph_missing", "formParagraphMissing"),
+    ("header_missing", "headerMissing"),
+    ("bilski_indicator", "bilskiIndicator"),
+    ("mayo_indicator", "mayoIndicator"),
+    ("alice_indicator", "aliceIndicator"),
+    ("myriad_indicator", "myriadIndicator"),
+    ("allowed_claim_indicator", "allowedClaimIndicator"),
+];
+
+pub const ENRICHED_COLUMNS: [(&str, &str); 22] = [
+    ("id", "id"),
+    ("patent_application_number", "patentApplicationNumber"),
+    ("cited_document_identifier", "citedDocumentIdentifier"),
+    ("publication_number", "publicationNumber"),
+    ("kind_code", "kindCode"),
+    ("country_code", "countryCode"),
+    ("inventor_name_text", "inventorNameText"),
+    ("office_action_date", "officeActionDate"),
+    ("office_action_category", "officeActionCategory"),
+    ("citation_category_code", "citationCategoryCode"),
+    ("related_claim_number_text", "relatedClaimNumberText"),
+    (
+        "examiner_cited_reference_indicator",
+        "examinerCitedReferenceIndicator",
+    ),
+    (
+        "applicant_cited_examiner_reference_indicator",
+        "applicantCitedExaminerReferenceIndicator",
+    ),
+    ("npl_indicator", "nplIndicator"),
+    ("work_group_number", "workGroupNumber"),
+    ("group_art_unit_number", "groupArtUnitNumber"),
+    ("tech_center", "techCenter"),
+    ("quality_summary_text", "qualitySummaryText"),
+    ("passage_location_text", "passageLocationText"),
+    ("obsolete_document_identifier", "obsoleteDocumentIdentifier"),
+    ("create_user_identifier", "createUserIdentifier"),
+    ("create_date_time", "createDateTime"),
+];
+
+/// What the view contracts promise for one upstream value.
+fn promised(v: Option<&Value>) -> Sql {
+    match v {
+        None | Some(Value::Null) => Sql::Null,
+        Some(Value::String(s)) if s.is_empty() => Sql::Null,
+        Some(Value::String(s)) => Sql::Text(s.clone()),
+        Some(Value::Bool(b)) => Sql::Integer(i64::from(*b)),
+        Some(Value::Number(n)) => Sql::Integer(n.as_i64().unwrap()),
+        Some(Value::Array(a)) if a.is_empty() => Sql::Null,
+        Some(a @ Value::Array(_)) => Sql::Text(serde_json::to_string(a).unwrap()),
+        Some(other) => panic!("{other}"),
+    }
+}
+
+fn expected(docs: &[Value], columns: &[(&str, &str)]) -> Vec<Row> {
+    let mut rows: Vec<Row> = docs
+        .iter()
+        .map(|d| columns.iter().map(|(_, f)| promised(d.get(*f))).collect())
+        .collect();
+    rows.sort_by_key(id_of);
+    rows
+}
+
+fn rows_of(db: &Path, view: &str, columns: &[(&str, &str)]) -> Vec<Row> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM {view} ORDER BY id"))
+        .unwrap();
+    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+    let wanted: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    assert_eq!(names, wanted, "the columns of {view}, in order");
+    stmt.query_map([], |r| {
+        (0..columns.len()).map(|i| r.get::<_, Sql>(i)).collect()
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+/// The mail date the replica's siblings give each citation: its action's earliest rejections
+/// date, else its earliest enriched date, else none.
+fn dated_truth(
+    citations: &[Value],
+    rejections: &[Value],
+    enriched: &[Value],
+) -> BTreeMap<String, Option<String>> {
+    let key = |d: &Value| {
+        (
+            d["obsoleteDocumentIdentifier"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            d["patentApplicationNumber"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let earliest = |docs: &[Value], field: &str| {
+        let mut m: BTreeMap<(String, String), String> = BTreeMap::new();
+        for d in docs {
+            let date = d[field].as_str().unwrap().to_owned();
+            m.entry(key(d))
+                .and_modify(|e| {
+                    if date < *e {
+                        *e = date.clone()
+                    }
+                })
+                .or_insert(date);
+        }
+        m
+    };
+    let (r, e) = (
+        earliest(rejections, "submissionDate"),
+        earliest(enriched, "officeActionDate"),
+    );
+    citations
+        .iter()
+        .map(|c| {
+            let k = key(c);
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                r.get(&k).or_else(|| e.get(&k)).cloned(),
+            )
+        })
+        .collect()
+}
+
+fn family_config(replica: &oac_mirror::replica::Replica, db: &Path) -> oac_mirror::config::Config {
+    config(replica, db, "2017-10-01", "2025-12-31", |c| {
+        c.datasets = Some(vec!["all".into()]);
+        c.rows = Some(500);
+        c.paging_cap = Some(5_000);
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_family_harvest_equals_the_replica_row_for_row_and_dates_every_citation() {
+    let citations = synthetic(6_000, 21);
+    let replica = replica(citations.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let started = std::time::Instant::now();
+    let outcome = harvest(&family_config(&replica, &db)).await.unwrap();
+    assert!(outcome.complete, "{}", outcome.message);
+    let elapsed = started.elapsed();
+    let rejections = replica.family_docs("rejections");
+    let enriched = replica.family_docs("enriched");
+    assert!(
+        rejections.len() > citations.len() / 8,
+        "{}",
+        rejections.len()
+    );
+    assert!(!enriched.is_empty());
+    assert_eq!(view_rows(&db), expected_rows(&citations));
+    assert_eq!(
+        rows_of(&db, "oa_rejections", &REJECTION_COLUMNS),
+        expected(&rejections, &REJECTION_COLUMNS)
+    );
+    assert_eq!(
+        rows_of(&db, "enriched_citations", &ENRICHED_COLUMNS),
+        expected(&enriched, &ENRICHED_COLUMNS)
+    );
+    // Every citation's mail date is the replica's truth.
+    let truth = dated_truth(&citations, &rejections, &enriched);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let dated: BTreeMap<String, Option<String>> = conn
+        .prepare("SELECT id, mail_date FROM oa_citations_dated")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(dated, truth);
+    // The document code is the action's, wherever it came from.
+    let mut codes = conn
+        .prepare("SELECT obsolete_document_identifier, patent_application_number, document_code, mail_date FROM office_action_dates WHERE mail_date IS NOT NULL")
+        .unwrap();
+    let codes: Vec<(String, String, String, String)> = codes
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(!codes.is_empty());
+    for (doc, app, code, date) in &codes {
+        let t = truth_of(doc, app);
+        assert_eq!((code, date), (&t.document_code, &t.mail_date));
+    }
+    // One office action, one row, whichever data set stored it first.
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT count(*) FROM (SELECT 1 FROM office_actions GROUP BY obsolete_document_identifier, patent_application_number HAVING count(*) > 1)"
+        ),
+        0
+    );
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    let with_date = dated.values().filter(|d| d.is_some()).count();
+    eprintln!(
+        "family harvest: {} citations, {} rejections, {} enriched; {} requests in {:.2?}; mail-date coverage {:.1}%",
+        citations.len(),
+        rejections.len(),
+        enriched.len(),
+        outcome.stats.requests,
+        elapsed,
+        100.0 * with_date as f64 / dated.len() as f64
+    );
+}
