@@ -573,6 +573,58 @@ mod tests {
     }
 
     #[test]
+    fn the_family_takes_its_prefixes_beside_the_citations_or_under_api_root() {
+        let env =
+            |name: &str| (name == "OAC_MIRROR_DATASETS").then(|| "citations, enriched".to_owned());
+        let c = load(RawConfig::default(), None, &env).unwrap();
+        let names: Vec<&str> = c.datasets.iter().map(|d| d.name).collect();
+        assert_eq!(names, ["citations", "enriched"]);
+        assert_eq!(
+            c.prefix(&dataset::ENRICHED),
+            format!("{DEFAULT_API_ROOT}/enriched_cited_reference_metadata/v3")
+        );
+        let local = "http://127.0.0.1:8787/api/v1/patent/oa";
+        let flags = |base: Option<&str>, root: Option<&str>| RawConfig {
+            base_url: base.map(str::to_owned),
+            api_root: root.map(str::to_owned),
+            datasets: Some(vec!["all".into()]),
+            ..Default::default()
+        };
+        let c = load(
+            flags(Some(&format!("{local}/oa_citations/v2")), None),
+            None,
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.datasets.len(), 3);
+        assert_eq!(
+            c.prefix(&dataset::REJECTIONS),
+            format!("{local}/oa_rejections/v2")
+        );
+        let c = load(flags(None, Some(local)), None, &no_env).unwrap();
+        assert_eq!(c.base_url, format!("{local}/oa_citations/v2"));
+        // A sibling with no root to find it under, or a base URL and root that disagree.
+        for (base, root) in [
+            (Some("http://127.0.0.1:1/citations"), None),
+            (Some("http://127.0.0.1:1/citations"), Some(local)),
+            (Some("http://127.0.0.1:1/x/oa_citations/v2"), Some(local)),
+        ] {
+            let e = load(flags(base, root), None, &no_env).unwrap_err();
+            assert!(
+                matches!(e, Error::Config { ref key, .. } if key == "base_url"),
+                "{e}"
+            );
+        }
+        // The citations alone need no root.
+        let mut alone = flags(Some("http://127.0.0.1:1/citations"), None);
+        alone.datasets = None;
+        assert!(load(alone, None, &no_env).is_ok());
+        let mut bad = flags(None, None);
+        bad.datasets = Some(vec!["actions".into()]);
+        assert!(load(bad, None, &no_env).is_err());
+    }
+
+    #[test]
     fn errors_name_origin_key_and_value() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");

@@ -498,15 +498,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Plan(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
-            let plan = survey::plan(&config, &fetcher).await?;
+            let (config, mut fetcher, _, _) = connect(&args.harvest, false, true)?;
+            let plan = survey::plan(&config, &mut fetcher).await?;
             report(&plan, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
+            let (config, mut fetcher, _, _) = connect(&args.harvest, false, true)?;
             let store = Store::open_read_only(&config.db)?;
-            let found = survey::verify(&config, &fetcher, store, args.quick).await?;
+            let found = survey::verify(&config, &mut fetcher, store, args.quick).await?;
             report(&found, args.json)?;
             Ok(if found.agrees() {
                 ExitCode::SUCCESS

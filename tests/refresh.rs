@@ -122,12 +122,12 @@ fn fetcher(config: &Config) -> Fetcher {
 }
 
 async fn plan(config: &Config) -> survey::Plan {
-    survey::plan(config, &fetcher(config)).await.unwrap()
+    survey::plan(config, &mut fetcher(config)).await.unwrap()
 }
 
 async fn verify(config: &Config, quick: bool) -> survey::Verification {
     let store = Store::open_read_only(&config.db).unwrap();
-    survey::verify(config, &fetcher(config), store, quick)
+    survey::verify(config, &mut fetcher(config), store, quick)
         .await
         .unwrap()
 }

@@ -145,9 +145,7 @@ pub async fn run_observed(
             break;
         }
         store.set_dataset(d);
-        let client = crate::api::Client::new(&config.prefix(d), &config.api_key, config.timeouts)?
-            .with_max_response_bytes(config.max_response_bytes);
-        fetcher.set_client(client);
+        fetcher.set_client(client_for(config, d)?);
         let before = fetcher.stats();
         let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
         let (f, w, o, result) = run_dataset(
@@ -201,6 +199,17 @@ pub async fn run_observed(
         message,
         stats,
     })
+}
+
+/// The client for data set `d`'s prefix, configured as `config` says.
+pub(crate) fn client_for(
+    config: &Config,
+    d: &crate::dataset::Dataset,
+) -> Result<crate::api::Client> {
+    Ok(
+        crate::api::Client::new(&config.prefix(d), &config.api_key, config.timeouts)?
+            .with_max_response_bytes(config.max_response_bytes),
+    )
 }
 
 /// What one data set's harvest hands back: the fetcher, the writer (with the store), the

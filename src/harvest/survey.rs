@@ -166,16 +166,57 @@ impl Verification {
 }
 
 /// Compares local and upstream counts for every partition of the mirror in `store` (with
-/// `quick`, only down the paths where they differ). Writes nothing.
+/// `quick`, only down the paths where they differ), for each data set of `config`, through
+/// `fetch` (pointed at each one in turn). Writes nothing.
 pub async fn verify(
     config: &Config,
+    fetch: &mut Fetcher,
+    store: Store,
+    quick: bool,
+) -> Result<Verification> {
+    let db = store.path().to_owned();
+    let mut store = Some(store);
+    let mut all: Option<Verification> = None;
+    for d in &config.datasets {
+        fetch.set_client(super::client_for(config, d)?);
+        let mut s = match store.take() {
+            Some(s) => s,
+            None => Store::open_read_only(&db)?,
+        };
+        s.set_dataset(d);
+        let mut v = verify_dataset(config, d, fetch, s, quick).await?;
+        if config.datasets.len() > 1 {
+            v.window = format!("{}: {}", d.name, v.window);
+            for diff in &mut v.differences {
+                diff.window = format!("{}: {}", d.name, diff.window);
+            }
+        }
+        all = Some(match all {
+            None => v,
+            Some(mut a) => {
+                a.window = format!("{}; {}", a.window, v.window);
+                a.compared += v.compared;
+                a.upstream_total += v.upstream_total;
+                a.local_total += v.local_total;
+                a.differences.extend(v.differences);
+                a.requests = v.requests;
+                a
+            }
+        });
+    }
+    Ok(all.expect("at least one data set"))
+}
+
+async fn verify_dataset(
+    config: &Config,
+    dataset: &crate::dataset::Dataset,
     fetch: &Fetcher,
     store: Store,
     quick: bool,
 ) -> Result<Verification> {
     let db = store.path().to_owned();
     let tree = Writer::spawn(store, 4);
-    let source = config.base_url.clone();
+    let source = config.prefix(dataset);
     let root = tree
         .call(move |s| {
             s.check_source(&source)?;
@@ -259,9 +300,38 @@ pub struct Planned {
 }
 
 /// Works out what `harvest` with `config` would fetch into the database at `config.db`, by
-/// counting upstream the way the harvest does; writes nothing (a missing database stays
-/// missing).
-pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
+/// counting upstream the way the harvest does, for each of its data sets (their requests
+/// summed against the weekly budget); writes nothing (a missing database stays missing).
+pub async fn plan(config: &Config, fetch: &mut Fetcher) -> Result<Plan> {
+    let mut all: Option<Plan> = None;
+    for d in &config.datasets {
+        fetch.set_client(super::client_for(config, d)?);
+        let mut p = plan_dataset(config, d, fetch).await?;
+        if config.datasets.len() > 1 {
+            for w in &mut p.windows {
+                w.window = format!("{}: {}", d.name, w.window);
+            }
+        }
+        all = Some(match all {
+            None => p,
+            Some(mut a) => {
+                a.source = format!("{}, {}", a.source, p.source);
+                a.windows.extend(p.windows);
+                a.requests += p.requests;
+                a.hours += p.hours;
+                a.plan_requests = p.plan_requests;
+                a
+            }
+        });
+    }
+    Ok(all.expect("at least one data set"))
+}
+
+async fn plan_dataset(
+    config: &Config,
+    dataset: &'static crate::dataset::Dataset,
+    fetch: &Fetcher,
+) -> Result<Plan> {
     let window = config.window();
     let cost = Cost {
         rows: super::pages::PageSize::new(config.rows).rows(config.paging_cap.get()),
@@ -271,8 +341,9 @@ pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
     // Requests beyond the windows' own: counts on the way down to them.
     let mut descent = 0;
     let (root, mut new) = if config.db.exists() {
-        let store = Store::open_read_only(&config.db)?;
-        let (root, growth) = store.check_mirror(&config.base_url, &window)?;
+        let mut store = Store::open_read_only(&config.db)?;
+        store.set_dataset(dataset);
+        let (root, growth) = store.check_mirror(&config.prefix(dataset), &window)?;
         let tree = Writer::spawn(store, 4);
         if let Some(root) = &root {
             descent = plan_mirrored(config, fetch, &tree, root.clone(), cost, &mut windows).await?;
@@ -322,7 +393,7 @@ pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
     let requests = 2 + windows.iter().map(|w| w.requests).sum::<u64>() + descent;
     Ok(Plan {
         db: config.db.clone(),
-        source: config.base_url.clone(),
+        source: config.prefix(dataset),
         window: window.to_string(),
         windows,
         requests,

@@ -21,7 +21,7 @@ use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 
 pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
-pub use status::{FailedPartition, Packed, RunSummary, Status};
+pub use status::{DatasetStatus, FailedPartition, Packed, RunSummary, Status};
 
 /// The numbered SQL files in `migrations/`, in order. Never edit or reorder a released one;
 /// add a new one.

@@ -31,6 +31,28 @@ pub struct Status {
     pub deleted: u64,
     /// The last runs, newest first.
     pub runs: Vec<RunSummary>,
+    /// Each data set the mirror holds (`citations`, `rejections`, `enriched`), on its own; the
+    /// keys above are the citations', but `complete`, which is true only when every data set
+    /// here is.
+    pub datasets: BTreeMap<String, DatasetStatus>,
+}
+
+/// One data set of a mirror.
+#[derive(Debug, Serialize)]
+pub struct DatasetStatus {
+    /// Its whole window proven by count.
+    pub complete: bool,
+    /// Rows in its flat view.
+    pub records: u64,
+    /// Its records in quarantine.
+    pub rejected: u64,
+    /// Its records that vanished upstream.
+    pub deleted: u64,
+    /// Its partitions by state.
+    pub partitions: BTreeMap<String, u64>,
+    pub source: Option<String>,
+    pub upstream_total: Option<u64>,
+    pub verified_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,23 +139,33 @@ impl Store {
                 .query_row(sql, [], |r| r.get(0))
                 .map_err(Error::sqlite("read status"))
         };
-        let mut partitions = BTreeMap::new();
-        let mut stmt = self
+        // A database an older version wrote (status does not migrate) has no change counts
+        // and only the citations.
+        let version: i64 = self
             .conn
-            .prepare("SELECT state, count(*) FROM partitions GROUP BY state")
-            .map_err(Error::sqlite("read status"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
-            .map_err(Error::sqlite("read status"))?;
-        for row in rows {
-            let (state, n) = row.map_err(Error::sqlite("read status"))?;
-            partitions.insert(state, n);
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(Error::sqlite("read schema version"))?;
+        let citations = if version >= 4 {
+            "WHERE dataset = 'citations'"
+        } else {
+            ""
+        };
+        let mut datasets = BTreeMap::new();
+        for d in crate::dataset::ALL {
+            if version < 4 && !d.is_citations() {
+                continue;
+            }
+            if let Some(status) = self.dataset_status(d, version)? {
+                datasets.insert(d.name.to_owned(), status);
+            }
         }
+        let partitions = self.partition_states(citations)?;
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = 'failed' ORDER BY lo, id_prefix",
-            )
+            .prepare(&format!(
+                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = 'failed' {} ORDER BY lo, id_prefix",
+                citations.replace("WHERE", "AND")
+            ))
             .map_err(Error::sqlite("read status"))?;
         let failed = stmt
             .query_map([], |r| {
@@ -150,11 +182,6 @@ impl Store {
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(Error::sqlite("read status"))?;
-        // A database an older version wrote (status does not migrate) has no change counts.
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(Error::sqlite("read schema version"))?;
         let changes = if version >= 3 {
             "records_added, records_updated, records_deleted"
         } else {
@@ -185,11 +212,12 @@ impl Store {
             })
             .map_err(Error::sqlite("read status"))?;
         Ok(Status {
-            complete: self.meta("complete")?.as_deref() == Some("true"),
+            complete: !datasets.is_empty() && datasets.values().all(|d| d.complete),
             records: q("SELECT count(*) FROM oa_citations")?,
-            rejected: q(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep",
-            )?,
+            rejected: q(&format!(
+                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep {}",
+                citations.replace("WHERE ", "AND p.")
+            ))?,
             partitions,
             failed,
             source: self.meta("source_prefix")?,
@@ -199,7 +227,68 @@ impl Store {
             verified_at: self.meta("verified_at")?,
             deleted: q("SELECT count(*) FROM citations WHERE deleted_at IS NOT NULL")?,
             runs,
+            datasets,
         })
+    }
+
+    /// Partitions by state, under `clause` (a WHERE clause or nothing).
+    fn partition_states(&self, clause: &str) -> Result<BTreeMap<String, u64>> {
+        let mut partitions = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT state, count(*) FROM partitions {clause} GROUP BY state"
+            ))
+            .map_err(Error::sqlite("read status"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
+            .map_err(Error::sqlite("read status"))?;
+        for row in rows {
+            let (state, n) = row.map_err(Error::sqlite("read status"))?;
+            partitions.insert(state, n);
+        }
+        Ok(partitions)
+    }
+
+    /// The status of data set `d`, or `None` when the mirror does not hold it (it has no
+    /// partitions of it).
+    fn dataset_status(
+        &self,
+        d: &crate::dataset::Dataset,
+        version: i64,
+    ) -> Result<Option<DatasetStatus>> {
+        let clause = if version >= 4 {
+            format!("WHERE dataset = '{}'", d.name)
+        } else {
+            String::new()
+        };
+        let partitions = self.partition_states(&clause)?;
+        if partitions.is_empty() {
+            return Ok(None);
+        }
+        let q = |sql: &str| -> Result<u64> {
+            self.conn
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(Error::sqlite("read status"))
+        };
+        Ok(Some(DatasetStatus {
+            complete: self.meta(&d.meta_key("complete"))?.as_deref() == Some("true"),
+            records: q(&format!("SELECT count(*) FROM {}", d.view))?,
+            rejected: q(&format!(
+                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep {}",
+                clause.replace("WHERE ", "AND p.")
+            ))?,
+            deleted: q(&format!(
+                "SELECT count(*) FROM {} WHERE deleted_at IS NOT NULL",
+                d.table
+            ))?,
+            partitions,
+            source: self.meta(&d.meta_key("source_prefix"))?,
+            upstream_total: self
+                .meta(&d.meta_key("upstream_total"))?
+                .and_then(|t| t.parse().ok()),
+            verified_at: self.meta(&d.meta_key("verified_at"))?,
+        }))
     }
 }
 
@@ -257,6 +346,25 @@ impl std::fmt::Display for Status {
             "deleted:    {} vanished upstream (view oa_citations_deleted)",
             self.deleted
         )?;
+        for (name, d) in self
+            .datasets
+            .iter()
+            .filter(|(name, _)| *name != "citations")
+        {
+            writeln!(
+                f,
+                "{name}: {}, {} records, {} rejected, {} deleted (source {})",
+                if d.complete {
+                    "complete"
+                } else {
+                    "not complete"
+                },
+                d.records,
+                d.rejected,
+                d.deleted,
+                or_none(&d.source)
+            )?;
+        }
         if !self.runs.is_empty() {
             writeln!(f, "runs:       newest first")?;
         }
