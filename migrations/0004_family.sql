@@ -338,7 +338,7 @@ JOIN office_action_family AS f ON f.office_action_id = c.office_action_id
 WHERE c.deleted_at IS NULL;
 
 -- citation_details and application_citation_counts as in version 2, with the mail dates.
-DROP VIEW citation_details;
+DROP VIEW IF EXISTS citation_details;
 CREATE VIEW citation_details AS
 SELECT
     c.id,
@@ -373,7 +373,7 @@ JOIN cited_references AS r ON r.reference_id = c.reference_id
 JOIN office_action_family AS f ON f.office_action_id = c.office_action_id
 WHERE c.deleted_at IS NULL;
 
-DROP VIEW application_citation_counts;
+DROP VIEW IF EXISTS application_citation_counts;
 CREATE VIEW application_citation_counts AS
 SELECT
     oa.patent_application_number,

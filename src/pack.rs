@@ -130,6 +130,54 @@ pub const META_KEYS: &[(&str, &str)] = &[
         "working_tables",
         "kept or left out: whether the harvest's partitions, runs and rejected_records are in this file.",
     ),
+    (
+        "rejections.source_prefix",
+        "Prefix the rejections records were fetched from.",
+    ),
+    (
+        "rejections.window_from",
+        "First createDateTime of the rejections window (inclusive).",
+    ),
+    (
+        "rejections.window_to",
+        "Last createDateTime of the rejections window (inclusive).",
+    ),
+    (
+        "rejections.complete",
+        "true when the latest run proved the whole rejections window by count.",
+    ),
+    (
+        "rejections.upstream_total",
+        "Upstream's count of the whole rejections window that it was last proven against.",
+    ),
+    (
+        "rejections.verified_at",
+        "When the rejections data set was last proven complete (UTC).",
+    ),
+    (
+        "enriched.source_prefix",
+        "Prefix the enriched records were fetched from.",
+    ),
+    (
+        "enriched.window_from",
+        "First createDateTime of the enriched window (inclusive).",
+    ),
+    (
+        "enriched.window_to",
+        "Last createDateTime of the enriched window (inclusive).",
+    ),
+    (
+        "enriched.complete",
+        "true when the latest run proved the whole enriched window by count.",
+    ),
+    (
+        "enriched.upstream_total",
+        "Upstream's count of the whole enriched window that it was last proven against.",
+    ),
+    (
+        "enriched.verified_at",
+        "When the enriched data set was last proven complete (UTC).",
+    ),
 ];
 
 /// Packs the mirror `db` into a new file `out`.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use oac_mirror::replica::{Settings, family::truth_of, synthetic};
+use oac_mirror::store::Store;
 use rusqlite::types::Value as Sql;
 use serde_json::Value;
 
@@ -247,5 +248,165 @@ async fn a_family_harvest_equals_the_replica_row_for_row_and_dates_every_citatio
         outcome.stats.requests,
         elapsed,
         100.0 * with_date as f64 / dated.len() as f64
+    );
+}
+
+/// A refresh where only the rejections changed fetches pages only from the rejections; each
+/// unchanged data set costs what an unchanged refresh costs (its /fields and a few counts).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_of_one_changed_data_set_costs_only_counts_on_the_others() {
+    let citations = synthetic(4_000, 5);
+    let replica = replica(citations.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let cfg = family_config(&replica, &db);
+    assert!(harvest(&cfg).await.unwrap().complete);
+
+    let unchanged_before = per_dataset(&replica);
+    let unchanged = harvest(&cfg).await.unwrap();
+    assert!(unchanged.complete, "{}", unchanged.message);
+    let unchanged_cost = since(&replica, &unchanged_before);
+
+    // Three rejections records gone, one changed, two new (in an existing load second).
+    let mut rejections = replica.family_docs("rejections");
+    rejections.drain(0..3);
+    rejections[10]["legalSectionCode"] = Value::from("101");
+    for i in 0..2 {
+        let mut r = rejections[20 + i].clone();
+        r["id"] = Value::from(format!("{:032x}", 0xfeed_0000_u64 + i as u64));
+        rejections.push(r);
+    }
+    replica.replace_family("rejections", rejections.clone());
+    let before = per_dataset(&replica);
+    let refresh = harvest(&cfg).await.unwrap();
+    assert!(refresh.complete, "{}", refresh.message);
+    let cost = since(&replica, &before);
+    assert_eq!(
+        rows_of(&db, "oa_rejections", &REJECTION_COLUMNS),
+        expected(&rejections, &REJECTION_COLUMNS)
+    );
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM oa_rejections_deleted"),
+        3
+    );
+    assert_eq!(view_rows(&db), expected_rows(&citations));
+    // The unchanged data sets cost what an unchanged refresh costs: counts only.
+    for name in ["citations", "enriched"] {
+        assert_eq!(
+            cost[name], unchanged_cost[name],
+            "{name}: {cost:?} vs {unchanged_cost:?}"
+        );
+        assert!(cost[name] <= 3, "{name}: {cost:?}");
+    }
+    assert!(
+        cost["rejections"] > unchanged_cost["rejections"],
+        "{cost:?}"
+    );
+    // status reports each data set.
+    let status = Store::open_read_only(&db).unwrap().status().unwrap();
+    assert!(status.complete);
+    let names: Vec<&str> = status.datasets.keys().map(String::as_str).collect();
+    assert_eq!(names, ["citations", "enriched", "rejections"]);
+    assert_eq!(
+        status.datasets["rejections"].records,
+        rejections.len() as u64
+    );
+    assert_eq!(status.datasets["rejections"].deleted, 3);
+    assert_eq!(status.records, citations.len() as u64);
+}
+
+fn per_dataset(replica: &oac_mirror::replica::Replica) -> BTreeMap<&'static str, u64> {
+    ["citations", "rejections", "enriched"]
+        .into_iter()
+        .map(|n| (n, replica.record_requests_of(n)))
+        .collect()
+}
+
+fn since(
+    replica: &oac_mirror::replica::Replica,
+    before: &BTreeMap<&'static str, u64>,
+) -> BTreeMap<&'static str, u64> {
+    per_dataset(replica)
+        .into_iter()
+        .map(|(n, v)| (n, v - before[n]))
+        .collect()
+}
+
+/// A family harvest killed partway resumes where it stopped and ends exact, in every data set.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_family_harvest_resumes_exactly() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let citations = synthetic(2_000, 17);
+    let replica = replica(citations.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let args = |rate: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_oac-mirror"));
+        c.env("USPTO_API_KEY", KEY)
+            .args([
+                "harvest",
+                "--quiet",
+                "--dataset",
+                "all",
+                "--rows",
+                "100",
+                "--paging-cap",
+                "2000",
+                "--rate",
+                rate,
+                "--db",
+            ])
+            .arg(&db)
+            .args(["--base-url", &replica.base_url()]);
+        c
+    };
+    // Killed once the enriched citations, harvested last, are under way.
+    let mut child = args("5").stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut stored = 0;
+    while stored == 0 {
+        assert!(Instant::now() < deadline, "the harvest made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if db.exists() {
+            stored = rusqlite::Connection::open(&db)
+                .and_then(|c| {
+                    c.query_row("SELECT count(*) FROM enriched_records", [], |r| r.get(0))
+                })
+                .unwrap_or(0);
+        }
+    }
+    child.kill().unwrap();
+    assert!(child.wait().unwrap().code().is_none(), "killed by a signal");
+    let rejections = replica.family_docs("rejections");
+    let enriched = replica.family_docs("enriched");
+    assert!(query_i64(&db, "SELECT count(*) FROM enriched_records") < enriched.len() as i64);
+    let out = args("10000").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(view_rows(&db), expected_rows(&citations));
+    assert_eq!(
+        rows_of(&db, "oa_rejections", &REJECTION_COLUMNS),
+        expected(&rejections, &REJECTION_COLUMNS)
+    );
+    assert_eq!(
+        rows_of(&db, "enriched_citations", &ENRICHED_COLUMNS),
+        expected(&enriched, &ENRICHED_COLUMNS)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+        .args(["status", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["complete"], true);
+    for name in ["citations", "rejections", "enriched"] {
+        assert_eq!(status["datasets"][name]["complete"], true, "{status}");
+    }
+    assert_eq!(
+        status["datasets"]["rejections"]["records"],
+        rejections.len()
     );
 }

@@ -336,6 +336,9 @@ async fn the_views_answer_the_common_questions() {
                 count_true(&g, "officeActionCitationReferenceIndicator"),
                 V::from(stamps.iter().min().cloned()),
                 V::from(stamps.iter().max().cloned()),
+                // first_mail_date, last_mail_date: no sibling knows these actions.
+                V::Null,
+                V::Null,
             ]
         })
         .collect();

@@ -730,11 +730,21 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
     let (_dir, db) = temp_db();
     let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
     assert!(harvest(&cfg).await.unwrap().complete);
-    // Take the database back to schema version 2.
+    // Take the database back to schema version 2 (undoing 0004, then 0003).
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP VIEW oa_citations_deleted; DROP INDEX citations_deleted;
+            "DROP VIEW oa_citations_dated; DROP VIEW office_action_dates; DROP VIEW citation_details;
+             DROP VIEW application_citation_counts; DROP VIEW office_action_family;
+             DROP VIEW oa_rejections; DROP VIEW oa_rejections_deleted; DROP VIEW enriched_citations;
+             DROP VIEW enriched_citations_deleted; DROP TABLE rejections; DROP TABLE enriched_records;
+             DROP TRIGGER office_actions_fill; DROP INDEX partitions_dataset;
+             ALTER TABLE partitions DROP COLUMN dataset; ALTER TABLE runs DROP COLUMN dataset;
+             DELETE FROM schema_docs WHERE object IN ('oa_citations_dated', 'office_action_dates',
+                 'office_action_family', 'oa_rejections', 'oa_rejections_deleted', 'enriched_citations',
+                 'enriched_citations_deleted', 'rejections', 'enriched_records')
+                 OR column_name IN ('dataset', 'mail_date', 'document_code', 'first_mail_date', 'last_mail_date');
+             DROP VIEW oa_citations_deleted; DROP INDEX citations_deleted;
              ALTER TABLE runs DROP COLUMN records_added; ALTER TABLE runs DROP COLUMN records_updated;
              ALTER TABLE runs DROP COLUMN records_deleted;
              DELETE FROM schema_docs WHERE object = 'oa_citations_deleted' OR column_name LIKE 'records_%ed' AND column_name <> 'records_rejected';

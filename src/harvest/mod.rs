@@ -161,7 +161,7 @@ pub async fn run_observed(
         (fetcher, observer) = (f, o);
         store = w.close();
         match result {
-            Err(e @ Error::SchemaDrift { .. }) => {
+            Err(e @ Error::SchemaDrift { .. }) if config.datasets.len() > 1 => {
                 warn!(dataset = d.name, error = %e, "this data set cannot be harvested; the others go on");
                 outcomes.push((
                     d.name,
