@@ -410,3 +410,123 @@ async fn a_killed_family_harvest_resumes_exactly() {
         rejections.len()
     );
 }
+
+/// The cookbook's family queries, as the README shows them.
+pub const COOKBOOK: [&str; 3] = [
+    // Citations per mail year.
+    "SELECT substr(mail_date, 1, 4) AS mail_year, count(*) AS citations
+     FROM oa_citations_dated GROUP BY mail_year ORDER BY mail_year",
+    // The share of 102/103 rejections per art unit and year.
+    "SELECT group_art_unit_number, substr(submission_date, 1, 4) AS year, count(*) AS rejections,
+            round(avg(has_rej102 = 1 OR has_rej103 = 1), 3) AS share_102_103
+     FROM oa_rejections GROUP BY group_art_unit_number, year ORDER BY group_art_unit_number, year",
+    // Citations with their enriched category where the reference matches.
+    "SELECT c.id, c.patent_application_number, c.reference_identifier, e.citation_category_code
+     FROM oa_citations AS c
+     JOIN enriched_citations AS e
+       ON e.obsolete_document_identifier = c.obsolete_document_identifier
+      AND e.patent_application_number = c.patent_application_number
+      AND e.publication_number = c.parsed_reference_identifier",
+];
+
+/// A packed family mirror keeps every data set's tables and views, describes them, exports
+/// them in every format, answers the cookbook, and looks one application up through indexes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_packed_family_exports_every_view_and_answers_the_cookbook() {
+    use oac_mirror::export::{self, ExportRequest, Format, Output, Source};
+    let citations = synthetic(1_500, 3);
+    let replica = replica(citations.clone(), Settings::default()).await;
+    let (dir, db) = temp_db();
+    assert!(
+        harvest(&family_config(&replica, &db))
+            .await
+            .unwrap()
+            .complete
+    );
+    let packed = dir.path().join("handoff.db");
+    oac_mirror::pack::pack(&db, &packed, &Default::default()).unwrap();
+    let rejections = replica.family_docs("rejections");
+    let enriched = replica.family_docs("enriched");
+    assert_eq!(
+        rows_of(&packed, "oa_rejections", &REJECTION_COLUMNS),
+        expected(&rejections, &REJECTION_COLUMNS)
+    );
+    assert_eq!(
+        query_i64(
+            &packed,
+            "SELECT count(*) FROM schema_docs WHERE object IN ('oa_rejections', 'enriched_citations', 'oa_citations_dated', 'office_action_dates')"
+        ),
+        4 + 31 + 22 + 18 + 5
+    );
+    for (view, rows) in [
+        ("oa_rejections", rejections.len()),
+        ("enriched_citations", enriched.len()),
+        ("oa_citations_dated", citations.len()),
+    ] {
+        for format in [Format::Csv, Format::Ndjson, Format::Parquet] {
+            let out = dir.path().join(format!("{view}.{format}"));
+            let report = export::export(
+                &packed,
+                &ExportRequest {
+                    source: Source::Table(view.into()),
+                    format,
+                    out: Output::Path(out.clone()),
+                    partition_by: None,
+                    force: false,
+                },
+            )
+            .unwrap();
+            assert_eq!(report.rows, rows as u64, "{view} as {format}");
+            assert!(std::fs::metadata(&out).unwrap().len() > 0);
+        }
+    }
+    let conn = rusqlite::Connection::open(&packed).unwrap();
+    for sql in COOKBOOK {
+        let n = conn
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |_| Ok(()))
+            .unwrap()
+            .count();
+        assert!(n > 0, "{sql}");
+    }
+    // One application: its first and last mail date, through indexes only.
+    for view in ["application_citation_counts", "citation_details"] {
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT * FROM {view} WHERE patent_application_number = ?1"
+            ))
+            .unwrap()
+            .query_map([""], |r| r.get(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        // Only the view's own result (the one application's row) may be scanned.
+        let scans: Vec<&String> = plan
+            .iter()
+            .filter(|l| l.contains("SCAN") && **l != format!("SCAN {view}"))
+            .collect();
+        assert!(scans.is_empty(), "{view}: {plan:?}");
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("office_actions_application")),
+            "{plan:?}"
+        );
+    }
+    let (app, first, last): (String, Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT patent_application_number, first_mail_date, last_mail_date
+             FROM application_citation_counts WHERE first_mail_date IS NOT NULL LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let (min, max): (Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT min(mail_date), max(mail_date) FROM oa_citations_dated WHERE patent_application_number = ?1",
+            [&app],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((first, last), (min, max));
+}
