@@ -530,3 +530,106 @@ async fn a_packed_family_exports_every_view_and_answers_the_cookbook() {
         .unwrap();
     assert_eq!((first, last), (min, max));
 }
+
+/// A data set whose /fields lost a field it stores fails by name; the others are harvested.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sibling_that_lost_a_field_fails_by_name_while_the_others_go_on() {
+    let citations = synthetic(800, 8);
+    let replica = replica(citations.clone(), Settings::default()).await;
+    let rejections: Vec<String> = oac_mirror::dataset::REJECTIONS
+        .known_fields()
+        .filter(|f| *f != "submissionDate")
+        .map(str::to_owned)
+        .collect();
+    replica.update_settings(|s| {
+        s.family_fields.insert("rejections".into(), rejections);
+    });
+    let (_dir, db) = temp_db();
+    let outcome = harvest(&family_config(&replica, &db)).await.unwrap();
+    assert!(!outcome.complete);
+    let line = outcome
+        .message
+        .lines()
+        .find(|l| l.starts_with("rejections:"))
+        .unwrap();
+    assert!(line.contains("submissionDate"), "{}", outcome.message);
+    assert_eq!(view_rows(&db), expected_rows(&citations));
+    let enriched = replica.family_docs("enriched");
+    assert_eq!(
+        rows_of(&db, "enriched_citations", &ENRICHED_COLUMNS),
+        expected(&enriched, &ENRICHED_COLUMNS)
+    );
+    assert_eq!(replica.record_requests_of("rejections"), 0);
+    // The mirror holds the two it could harvest, both complete; the run (exit 1) was not.
+    let status = Store::open_read_only(&db).unwrap().status().unwrap();
+    assert!(!status.datasets.contains_key("rejections"));
+    assert!(status.complete);
+    assert!(status.datasets["enriched"].complete);
+}
+
+/// A sibling asked for with a --base-url whose siblings cannot be found, or a --base-url and
+/// --api-root that disagree, exits 2 before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sibling_without_a_known_prefix_exits_2_before_any_request() {
+    use std::process::Command;
+    let replica = replica(synthetic(10, 1), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let base = replica.base_url();
+    let root = base.trim_end_matches("/oa_citations/v2").to_owned();
+    for args in [
+        vec![
+            "--base-url",
+            "http://127.0.0.1:9/citations",
+            "--dataset",
+            "rejections",
+        ],
+        vec![
+            "--base-url",
+            &base,
+            "--api-root",
+            "http://127.0.0.1:9/oa",
+            "--dataset",
+            "citations",
+        ],
+        vec!["--dataset", "everything", "--api-root", &root],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+            .env("USPTO_API_KEY", KEY)
+            .args(["harvest", "--db"])
+            .arg(&db)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(replica.requests(), 0);
+    // Beside the citations' prefix, all three are found.
+    let out = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+        .env("USPTO_API_KEY", KEY)
+        .args([
+            "harvest",
+            "--quiet",
+            "--rate",
+            "1000",
+            "--from",
+            "2017-10-01",
+            "--dataset",
+            "all",
+            "--db",
+        ])
+        .arg(&db)
+        .args(["--base-url", &base])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -45,6 +45,9 @@ pub struct Settings {
     pub paging_cap: u64,
     /// The field list `/fields` answers.
     pub fields: Vec<String>,
+    /// The field list a sibling's `/fields` answers, by data set name, where it is not the
+    /// one its description knows.
+    pub family_fields: BTreeMap<String, Vec<String>>,
     /// Limits and faults (none by default).
     pub misbehaviour: Misbehaviour,
 }
@@ -58,6 +61,7 @@ impl Default for Settings {
                 .iter()
                 .map(|f| f.to_string())
                 .collect(),
+            family_fields: BTreeMap::new(),
             misbehaviour: Misbehaviour::default(),
         }
     }
@@ -392,10 +396,13 @@ async fn fields(
         return error(StatusCode::FORBIDDEN, "Forbidden");
     }
     let d = crate::dataset::Dataset::named(name).expect("a described data set");
-    let fields: Vec<String> = if d.is_citations() {
-        shared.settings.read().expect("not poisoned").fields.clone()
-    } else {
-        d.known_fields().map(str::to_owned).collect()
+    let fields: Vec<String> = {
+        let settings = shared.settings.read().expect("not poisoned");
+        match settings.family_fields.get(name) {
+            _ if d.is_citations() => settings.fields.clone(),
+            Some(fields) => fields.clone(),
+            None => d.known_fields().map(str::to_owned).collect(),
+        }
     };
     let (key, version) = d.path.split_once('/').expect("name/version");
     Json(json!({
