@@ -5,6 +5,8 @@
 //! Data flows one way: config → plan → fetch → store, and out of the store through pack and
 //! export, which only read a mirror.
 //! - [`config`]: flags, environment and config file in, one validated [`config::Config`] out.
+//! - [`dataset`]: the data sets of the Office Action family (citations, rejections, enriched
+//!   citations), each a description the harvest and the store run (pure, no I/O).
 //! - [`plan`]: date windows over `createDateTime` and how they split (pure, no I/O).
 //! - [`api`]: the HTTP client, the query syntax and the record contract (no retries, no SQL).
 //! - [`harvest`]: the scheduler: counting, splitting, paging, proving; [`harvest::fetch`] holds

@@ -603,7 +603,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             let server = replica::Replica::start(args.listen, data, settings).await?;
             eprintln!(
-                "replica serving {} synthetic records at {}\n  try: oac-mirror harvest --base-url {} --db demo.db",
+                "replica serving {} synthetic records at {} (and their rejections and enriched citations beside them)\n  try: oac-mirror harvest --base-url {} --db demo.db [--dataset all]",
                 args.records,
                 server.base_url(),
                 server.base_url()

@@ -4,7 +4,9 @@
 //! It behaves like the real service as far as `shared/api/README.md` knows it: a form body
 //! with `criteria`, `start` and `rows`; Solr syntax compared as strings (see [`query`]);
 //! `numFound`; 404 when nothing matches; 403 without the key (when one is required); 400 for a
-//! query it cannot parse or one that pages past its cap; and `/fields`.
+//! query it cannot parse or one that pages past its cap; and `/fields`. The citations' siblings
+//! (rejections, enriched citations) are served beside them under [`ROOT`], made from the
+//! citations when first asked for (see [`family`]).
 
 mod data;
 pub mod family;
