@@ -131,6 +131,14 @@ pub const META_KEYS: &[(&str, &str)] = &[
         "kept or left out: whether the harvest's partitions, runs and rejected_records are in this file.",
     ),
     (
+        "rejections.records",
+        "Rows in oa_rejections (live rejections records) when the file was packed.",
+    ),
+    (
+        "enriched.records",
+        "Rows in enriched_citations (live enriched records) when the file was packed.",
+    ),
+    (
         "rejections.source_prefix",
         "Prefix the rejections records were fetched from.",
     ),
@@ -338,17 +346,19 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
         (
             "upstream_leaf_sum",
             Some(n(
-                "SELECT ifnull(sum(upstream_count), 0) FROM partitions WHERE state = 'done'",
+                "SELECT ifnull(sum(upstream_count), 0) FROM partitions WHERE state = 'done' AND dataset = 'citations'",
             )?),
         ),
         (
             "partitions_done",
-            Some(n("SELECT count(*) FROM partitions WHERE state = 'done'")?),
+            Some(n(
+                "SELECT count(*) FROM partitions WHERE state = 'done' AND dataset = 'citations'",
+            )?),
         ),
         (
             "partitions_not_done",
             Some(n(
-                "SELECT count(*) FROM partitions WHERE state IN ('new', 'pending', 'failed')",
+                "SELECT count(*) FROM partitions WHERE state IN ('new', 'pending', 'failed') AND dataset = 'citations'",
             )?),
         ),
         ("harvest_runs", Some(n("SELECT count(*) FROM runs")?)),
@@ -364,8 +374,17 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
             // As `status` counts them: the quarantine of each partition's latest fetch.
             "records_rejected",
             Some(n(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep",
+                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id)
+                 WHERE r.sweep = p.sweep AND p.dataset = 'citations'",
             )?),
+        ),
+        (
+            "rejections.records",
+            Some(n("SELECT count(*) FROM oa_rejections")?),
+        ),
+        (
+            "enriched.records",
+            Some(n("SELECT count(*) FROM enriched_citations")?),
         ),
         (
             "applications",

@@ -633,3 +633,47 @@ async fn a_sibling_without_a_known_prefix_exits_2_before_any_request() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `plan` counts every data set asked for and sums their requests; `verify` of a family mirror
+/// compares every data set's tree and agrees.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_and_verify_cover_every_data_set() {
+    use oac_mirror::api;
+    use oac_mirror::harvest::{fetch::Fetcher, survey};
+    use tokio_util::sync::CancellationToken;
+    let citations = synthetic(1_000, 4);
+    let replica = replica(citations.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let cfg = family_config(&replica, &db);
+    let fetcher = || {
+        let client = api::Client::new(&cfg.base_url, &cfg.api_key, cfg.timeouts).unwrap();
+        Fetcher::new(client, (&cfg).into(), CancellationToken::new())
+    };
+    let plan = survey::plan(&cfg, &mut fetcher()).await.unwrap();
+    for name in ["citations", "rejections", "enriched"] {
+        assert!(
+            plan.windows
+                .iter()
+                .any(|w| w.window.starts_with(&format!("{name}: "))),
+            "{plan}"
+        );
+    }
+    assert!(!db.exists(), "plan writes nothing");
+    let outcome = harvest(&cfg).await.unwrap();
+    assert!(outcome.complete);
+    let estimate = plan.requests as f64;
+    let actual = outcome.stats.requests as f64;
+    assert!(
+        estimate > actual * 0.5 && estimate < actual * 2.0,
+        "{estimate} vs {actual}"
+    );
+    let store = Store::open_read_only(&db).unwrap();
+    let found = survey::verify(&cfg, &mut fetcher(), store, true)
+        .await
+        .unwrap();
+    assert!(found.agrees(), "{found}");
+    let total = citations.len()
+        + replica.family_docs("rejections").len()
+        + replica.family_docs("enriched").len();
+    assert_eq!(found.local_total, total as u64);
+}
