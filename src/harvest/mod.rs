@@ -323,7 +323,7 @@ async fn run_dataset(
         h.writer
             .call(move |s| {
                 s.end_run(run_id, &stats, &outcome, &message, proven)?;
-                if proven.is_some() {
+                if proven.is_some() && dataset.is_citations() {
                     let built = s.build_query_indexes()?;
                     if built > 0 {
                         info!(indexes = built, "built the query indexes");
