@@ -65,6 +65,8 @@ pub struct FailedPartition {
 #[derive(Debug, Serialize)]
 pub struct RunSummary {
     pub run_id: i64,
+    /// The data set the run harvested.
+    pub dataset: String,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub outcome: Option<String>,
@@ -187,10 +189,15 @@ impl Store {
         } else {
             "0, 0, 0"
         };
+        let dataset = if version >= 4 {
+            "dataset"
+        } else {
+            "'citations'"
+        };
         let runs = self
             .conn
             .prepare(&format!(
-                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, {changes}, message
+                "SELECT run_id, started_at, ended_at, outcome, requests, records_written, {changes}, message, {dataset}
                  FROM runs ORDER BY run_id DESC LIMIT ?1"
             ))
             .and_then(|mut stmt| {
@@ -206,6 +213,7 @@ impl Store {
                         records_updated: r.get(7)?,
                         records_deleted: r.get(8)?,
                         message: r.get(9)?,
+                        dataset: r.get(10)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -371,8 +379,9 @@ impl std::fmt::Display for Status {
         for (i, run) in self.runs.iter().enumerate() {
             writeln!(
                 f,
-                "  #{} {} .. {}: {}; {} requests, {} records added, {} updated, {} deleted",
+                "  #{} {} {} .. {}: {}; {} requests, {} records added, {} updated, {} deleted",
                 run.run_id,
+                run.dataset,
                 run.started_at,
                 run.ended_at.as_deref().unwrap_or("?"),
                 run.outcome.as_deref().unwrap_or("did not finish (killed?)"),
