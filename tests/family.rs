@@ -379,12 +379,19 @@ async fn a_killed_family_harvest_resumes_exactly() {
     let rejections = replica.family_docs("rejections");
     let enriched = replica.family_docs("enriched");
     assert!(query_i64(&db, "SELECT count(*) FROM enriched_records") < enriched.len() as i64);
+    let before = per_dataset(&replica);
     let out = args("10000").output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // The data sets finished before the kill cost only their proof.
+    let rerun = since(&replica, &before);
+    assert!(
+        rerun["citations"] <= 3 && rerun["rejections"] <= 3,
+        "{rerun:?}"
     );
     assert_eq!(view_rows(&db), expected_rows(&citations));
     assert_eq!(

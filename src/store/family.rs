@@ -558,6 +558,52 @@ mod tests {
         );
     }
 
+    /// A mirror harvested before the family upgrades in place: its office actions stay one row
+    /// each, and the siblings' records of them join them and date their citations.
+    #[test]
+    fn a_citations_mirror_upgrades_in_place_and_its_actions_get_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        let conn = Connection::open(&path).unwrap();
+        for sql in &super::super::MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO applications VALUES ('12190351');
+             INSERT INTO office_actions (obsolete_document_identifier, patent_application_number,
+                 group_art_unit_number, tech_center, work_group)
+             VALUES ('GTYKOVWIPPOPPY5', '12190351', '1713', '1700', '1710');
+             INSERT INTO cited_references (reference_identifier) VALUES ('Sabe; Kohtaro US 20070217688 A1');
+             INSERT INTO citations (id, office_action_id, reference_id, sweep) VALUES ('c1', 1, 1, 1);",
+        )
+        .unwrap();
+        drop(conn);
+        let mut s = Store::open(&path).unwrap();
+        store(&mut s, &REJECTIONS, &sample("rejections_app_12190351.json"));
+        let conn = s.conn();
+        let actions: i64 = conn
+            .query_row("SELECT count(*) FROM office_actions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(actions, 1);
+        let dated: (String, String) = conn
+            .query_row(
+                "SELECT mail_date, document_code FROM oa_citations_dated WHERE id = 'c1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(dated, ("2011-10-19T00:00:00".into(), "CTNF".into()));
+        let dataset: String = conn
+            .query_row(
+                "SELECT dataset FROM runs ORDER BY run_id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(dataset, "rejections");
+    }
+
     /// An action a sibling stored first (without art unit) and a citation of it later are one
     /// office_actions row, which the citation's art-unit columns fill in.
     #[test]
