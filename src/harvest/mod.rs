@@ -34,7 +34,7 @@ use crate::api::{Page, query, record};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::plan::Window;
-use crate::store::writer::Writer;
+use crate::store::writer::{Pending, Writer};
 use crate::store::{LeafCheck, Partition, PartitionState, RunStats, Store};
 use fetch::Fetcher;
 use pages::PageSize;
@@ -101,8 +101,8 @@ struct Harvest {
     /// run when upstream refuses to page as far (a 400 past its own cap).
     cap: AtomicU64,
     leaf_attempts: u32,
-    written: AtomicU64,
-    rejected: AtomicU64,
+    written: Arc<AtomicU64>,
+    rejected: Arc<AtomicU64>,
     observer: Option<Observer>,
 }
 
@@ -169,8 +169,8 @@ pub async fn run_observed(
         served_max: AtomicU64::new(0),
         cap: AtomicU64::new(config.paging_cap.get()),
         leaf_attempts: config.leaf_attempts.get(),
-        written: AtomicU64::new(0),
-        rejected: AtomicU64::new(0),
+        written: Arc::default(),
+        rejected: Arc::default(),
         observer,
     });
     let result = drive(&h, config.concurrency.get() as usize, &shutdown).await;
@@ -651,12 +651,15 @@ impl Harvest {
         // The ids of the last page stored, to see the same page served again.
         let mut last_ids: Option<Vec<String>> = None;
         let mut outside = 0u64;
+        // The page the writer is storing while the next one is fetched.
+        let mut stored = None;
         loop {
             let count = leaf.count.expect("a leaf has a count");
             while leaf.next_offset < count {
                 let start = leaf.next_offset;
                 let cap = self.cap();
                 if count > cap {
+                    self.settle(&mut stored, &mut outside).await?;
                     // Upstream's cap turned out lower than this leaf: split it instead.
                     let (id, reason) = (
                         leaf.id,
@@ -707,6 +710,8 @@ impl Harvest {
                         }
                     }
                 };
+                // Whatever is decided next, the page before this one is stored first.
+                self.settle(&mut stored, &mut outside).await?;
                 if page.num_found != count {
                     let reason = format!(
                         "upstream count moved from {count} to {} while paging",
@@ -778,10 +783,11 @@ impl Harvest {
                     warn!(partition = %leaf.window, rows, "upstream served fewer records than asked; asking for {rows} a page");
                 }
                 last_ids = ids;
-                let (stored, out) = self.store_page(leaf, page).await?;
-                leaf = stored;
-                outside += out;
+                leaf = self
+                    .store_page(leaf, page, &mut stored, &mut outside)
+                    .await?;
             }
+            self.settle(&mut stored, &mut outside).await?;
             if outside > 0 {
                 // Records upstream sent outside the window prove nothing about it: the leaf is
                 // not verified (and nothing in it marked deleted) on their account.
@@ -880,50 +886,81 @@ impl Harvest {
         ))
     }
 
-    /// Checks a page's records and stores them with the leaf's next offset; returns the leaf
-    /// and how many records lay outside its window (quarantined, not stored).
-    async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<(Partition, u64)> {
+    /// Queues a page's records to be checked and stored with the leaf's next offset, and
+    /// returns the leaf at that offset. The writer does the work while the next page is
+    /// fetched; `stored` holds the page in progress, settled (see [`Harvest::settle`]) before
+    /// the next one is queued and before anything else is decided about the leaf.
+    async fn store_page(
+        &self,
+        mut leaf: Partition,
+        page: Page,
+        stored: &mut Option<Pending<u64>>,
+        outside: &mut u64,
+    ) -> Result<Partition> {
+        self.settle(stored, outside).await?;
         let served = page.docs.len() as u64;
         self.pages.observe(page.bytes, page.docs.len());
-        let mut citations = Vec::with_capacity(page.docs.len());
-        let mut rejected = vec![];
-        let mut outside = 0;
-        for doc in page.docs {
-            let checked = match outside_reason(&leaf.window, &doc) {
-                Some(reason) => {
-                    outside += 1;
-                    Err(record::Rejected {
-                        raw_json: doc.to_string(),
-                        reason,
-                        id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
-                        create_date_time: doc
-                            .get("createDateTime")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned),
-                    })
-                }
-                None => record::parse(doc),
-            };
-            match checked {
-                Ok(c) => citations.push(c),
-                Err(r) => {
-                    warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
-                    rejected.push(r);
-                }
+        let next = leaf.next_offset + served;
+        let (id, sweep) = (leaf.id, leaf.sweep.expect("a leaf has a sweep"));
+        let window = leaf.window.clone();
+        let docs = page.docs;
+        let (written, rejected) = (Arc::clone(&self.written), Arc::clone(&self.rejected));
+        *stored = Some(self.writer.send(move |s| {
+            let (citations, quarantined, out) = check_page(&window, docs);
+            s.put_page(id, sweep, next, &citations, &quarantined)?;
+            written.fetch_add(citations.len() as u64, Ordering::Relaxed);
+            rejected.fetch_add(quarantined.len() as u64, Ordering::Relaxed);
+            Ok(out)
+        })?);
+        leaf.next_offset = next;
+        Ok(leaf)
+    }
+
+    /// Waits for the page in progress, adding the records it found outside the window to
+    /// `outside`.
+    async fn settle(&self, stored: &mut Option<Pending<u64>>, outside: &mut u64) -> Result<()> {
+        if let Some(pending) = stored.take() {
+            *outside += pending.wait().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a page's records: the ones outside `window` and the ones that break the contract
+/// are quarantined. Returns the records to store, the quarantined ones, and how many lay
+/// outside the window.
+fn check_page(
+    window: &Window,
+    docs: Vec<serde_json::Value>,
+) -> (Vec<record::Citation>, Vec<record::Rejected>, u64) {
+    let mut citations = Vec::with_capacity(docs.len());
+    let mut rejected = vec![];
+    let mut outside = 0;
+    for doc in docs {
+        let checked = match outside_reason(window, &doc) {
+            Some(reason) => {
+                outside += 1;
+                Err(record::Rejected {
+                    raw_json: doc.to_string(),
+                    reason,
+                    id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+                    create_date_time: doc
+                        .get("createDateTime")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
+                })
+            }
+            None => record::parse(doc),
+        };
+        match checked {
+            Ok(c) => citations.push(c),
+            Err(r) => {
+                warn!(partition = %window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
+                rejected.push(r);
             }
         }
-        let next = leaf.next_offset + served;
-        self.written
-            .fetch_add(citations.len() as u64, Ordering::Relaxed);
-        self.rejected
-            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
-        let (id, sweep) = (leaf.id, leaf.sweep.expect("a leaf has a sweep"));
-        self.writer
-            .call(move |s| s.put_page(id, sweep, next, &citations, &rejected))
-            .await?;
-        leaf.next_offset = next;
-        Ok((leaf, outside))
     }
+    (citations, rejected, outside)
 }
 
 /// Why `doc` does not belong to `window`, if it does not: its `createDateTime` (compared as

@@ -26,6 +26,17 @@ pub struct Writer {
     thread: Option<JoinHandle<Store>>,
 }
 
+/// The result of a job queued with [`Writer::send`].
+#[must_use = "a queued job's error is only seen when it is waited for"]
+pub struct Pending<R>(oneshot::Receiver<Result<R>>);
+
+impl<R> Pending<R> {
+    /// Waits for the job and returns its result.
+    pub async fn wait(self) -> Result<R> {
+        self.0.await.map_err(|_| Error::WriterStopped)?
+    }
+}
+
 impl Writer {
     /// Moves `store` onto its own thread. (`_capacity` is kept for callers; each caller waits
     /// for its answer, which bounds the queue.)
@@ -76,13 +87,23 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
     {
+        self.send(f)?.wait().await
+    }
+
+    /// Queues `f` to run on the writer thread after every job sent before it, without waiting
+    /// for it: the caller goes on (fetching the next page) and collects the result later.
+    pub fn send<R, F>(&self, f: F) -> Result<Pending<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |store| {
             let _ = reply.send(f(store));
         });
         let jobs = self.jobs.as_ref().ok_or(Error::WriterStopped)?;
         jobs.send(job).map_err(|_| Error::WriterStopped)?;
-        answer.await.map_err(|_| Error::WriterStopped)?
+        Ok(Pending(answer))
     }
 
     /// Waits for every job sent so far, commits the open batch and hands the store back.
