@@ -407,9 +407,8 @@ mod tests {
         );
 
         std::fs::write(&path, "rat = 1.0\n").unwrap();
-        let e = load(RawConfig::default(), Some(&path), &no_env)
-            .unwrap_err()
-            .to_string();
+        let e =
+            crate::error::report(&load(RawConfig::default(), Some(&path), &no_env).unwrap_err());
         assert!(e.contains("c.toml") && e.contains("rat"), "{e}");
 
         let env = |name: &str| (name == "OAC_MIRROR_CONCURRENCY").then(|| "many".to_owned());

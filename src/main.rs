@@ -16,7 +16,7 @@ use oac_mirror::export::{self, ExportRequest, Format, Output, PartitionBy};
 use oac_mirror::harvest::{self, fetch::Fetcher, survey};
 use oac_mirror::pack::{self, PackOptions};
 use oac_mirror::store::Store;
-use oac_mirror::{Error, api, replica};
+use oac_mirror::{Error, api, error, replica};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -268,27 +268,13 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oac-mirror: {}", chain(&e));
+            eprintln!("oac-mirror: {}", error::report(e.as_ref()));
             match e.downcast_ref::<Error>() {
                 Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
             }
         }
     }
-}
-
-/// An error with its causes, each said once (many of the crate's errors already name their
-/// cause in their own message).
-fn chain(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 /// Logs to stderr: text (coloured on a terminal) or JSON lines, filtered by `OAC_MIRROR_LOG`
@@ -565,20 +551,4 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::warn!("signal received: finishing the page in flight, then stopping");
     shutdown.cancel();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_says_each_cause_once() {
-        let io = Error::Io {
-            path: "x.db".into(),
-            source: std::io::Error::other("no database here"),
-        };
-        assert_eq!(chain(&io.into()), "x.db: no database here");
-        let wrapped = anyhow::Error::from(std::io::Error::other("disk full")).context("write x");
-        assert_eq!(chain(&wrapped), "write x: disk full");
-    }
 }

@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -235,11 +235,8 @@ fn build(db: &Path, tmp: &Path, options: &PackOptions) -> Result<PackReport> {
         .query_row("SELECT value FROM meta WHERE key = 'complete'", [], |r| {
             r.get::<_, Option<String>>(0)
         })
-        .map(|v| v.as_deref() == Some("true"))
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(false),
-            e => Err(e),
-        })
+        .optional()
+        .map(|v| v.flatten().as_deref() == Some("true"))
         .map_err(Error::sqlite("read meta complete"))?;
     Ok(PackReport {
         out: tmp.to_owned(),
@@ -262,10 +259,8 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
             [],
             |r| r.get(0),
         )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })
+        .optional()
+        .map(Option::flatten)
         .map_err(Error::sqlite("read the last run"))?;
     let version: i64 = tx
         .pragma_query_value(None, "user_version", |r| r.get(0))

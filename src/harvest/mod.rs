@@ -457,10 +457,7 @@ impl Harvest {
         let count = page.num_found;
         if count > cap {
             let Some(parts) = p.window.split() else {
-                let e = format!(
-                    "{count} records share one id, more than paging_cap ({cap}); cannot split further"
-                );
-                return Err(Error::Unverified(e));
+                return Err(Error::CannotSplit { count, cap });
             };
             debug!(partition = %p.window, count, parts = parts.len(), "splitting");
             let hint = count / parts.len() as u64;

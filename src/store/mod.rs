@@ -110,12 +110,8 @@ impl Store {
     /// Opens an existing database without writing to it (for `status` and exports).
     pub fn open_read_only(path: &Path) -> Result<Store> {
         if !path.exists() {
-            return Err(Error::Io {
+            return Err(Error::NoMirror {
                 path: path.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no database here; run `oac-mirror harvest` first",
-                ),
             });
         }
         let conn = Connection::open_with_flags(

@@ -280,10 +280,7 @@ impl Store {
     pub fn partition(&self, id: i64) -> Result<Partition> {
         self.select("WHERE partition_id = ?1", [id])?
             .pop()
-            .ok_or_else(|| Error::Sqlite {
-                context: format!("partition {id}"),
-                source: rusqlite::Error::QueryReturnedNoRows,
-            })
+            .ok_or(Error::NoPartition(id))
     }
 
     fn select<P: rusqlite::Params>(&self, clause: &str, p: P) -> Result<Vec<Partition>> {
