@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use oac_mirror::config::{self, LogFormat, RawConfig};
 use oac_mirror::export::{self, ExportRequest, Format, Output, PartitionBy};
@@ -59,85 +59,9 @@ struct HarvestArgs {
     /// Config file (TOML); see config.example.toml. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: oac-mirror.db]
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
-    /// Dataset prefix; the tool calls URL/records and URL/fields [default: the Open Data Portal's]
-    #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
-    /// First day of the window, from 00:00:00 [default: 2017-10-01]
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    from: Option<String>,
-    /// Last day of the window, through 23:59:59, or `today` [default: 2025-12-31]
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    to: Option<String>,
-    /// Requests per second across the harvest [default: 4]
-    #[arg(long, value_name = "REQ_PER_SEC", allow_negative_numbers = true)]
-    rate: Option<f64>,
-    /// Requests in flight at once [default: 1]
-    #[arg(long, value_name = "N")]
-    concurrency: Option<u32>,
-    /// Records per page [default: 1000]
-    #[arg(long, value_name = "N")]
-    rows: Option<u64>,
-    /// Most records one query may page through, start + rows [default: 10000]
-    #[arg(long, value_name = "N")]
-    paging_cap: Option<u64>,
-    /// Fetches of one partition per run before it is marked failed [default: 3]
-    #[arg(long, value_name = "N")]
-    leaf_attempts: Option<u32>,
-    /// Retries of one request after a 429, 5xx, timeout or cut connection [default: 8]
-    #[arg(long, value_name = "N")]
-    max_retries: Option<u32>,
-    /// Seconds to wait after a failed request before retrying, doubling per retry [default: 0.5]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    retry_wait: Option<f64>,
-    /// Least seconds to wait after a 429 [default: 5]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    rate_limit_wait: Option<f64>,
-    /// Seconds to wait for a connection [default: 10]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    connect_timeout: Option<f64>,
-    /// Seconds to wait for a whole response [default: 120]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    request_timeout: Option<f64>,
-    /// Log warnings and errors only (and no progress bar)
-    #[arg(long)]
-    quiet: bool,
-    /// Log lines as `text` or `json` (one object per line, for log collectors) [default: text]
-    #[arg(long, value_name = "FORMAT")]
-    log_format: Option<String>,
-    /// Fetch the windows of the last DAYS days again whatever their counts say
-    #[arg(long, value_name = "DAYS")]
-    recheck_recent: Option<u32>,
-    /// Fetch every window again
-    #[arg(long)]
-    full_refresh: bool,
-}
-
-impl HarvestArgs {
-    fn raw(&self) -> RawConfig {
-        RawConfig {
-            db: self.db.clone(),
-            base_url: self.base_url.clone(),
-            from: self.from.clone(),
-            to: self.to.clone(),
-            rate: self.rate,
-            concurrency: self.concurrency,
-            rows: self.rows,
-            paging_cap: self.paging_cap,
-            quiet: self.quiet.then_some(true),
-            log_format: self.log_format.clone(),
-            recheck_recent: self.recheck_recent,
-            full_refresh: self.full_refresh.then_some(true),
-            leaf_attempts: self.leaf_attempts,
-            max_retries: self.max_retries,
-            retry_wait: self.retry_wait,
-            rate_limit_wait: self.rate_limit_wait,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-        }
-    }
+    /// Every configuration key as a flag (`--rate` for `rate`); see config.rs.
+    #[command(flatten)]
+    raw: RawConfig,
 }
 
 #[derive(Args)]
@@ -260,7 +184,11 @@ struct ReplicaArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command().mut_subcommands(|sub| match sub.get_name() {
+        "harvest" | "plan" | "verify" => config::document(sub),
+        _ => sub,
+    });
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -359,7 +287,7 @@ fn connect(
     CancellationToken,
     Option<ProgressBar>,
 )> {
-    let config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    let config = config::load(args.raw.clone(), args.config.as_deref(), &env)?;
     if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
         return Err(Error::Config {
             origin: "environment".into(),
@@ -528,11 +456,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 
 /// The database named by `--db`, the config file or the default, as `status` finds it.
 fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
-    let raw = RawConfig {
-        db,
-        ..Default::default()
-    };
-    Ok(config::load(raw, config_file, &env)?.db)
+    Ok(config::load_db(db, config_file, &env)?)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, the page in flight is
