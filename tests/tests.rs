@@ -5,5 +5,6 @@ mod support;
 
 mod handoff;
 mod harvest;
+mod inputs;
 mod refresh;
 mod robust;
