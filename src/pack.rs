@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{CURRENT_REJECTS, PartitionState, Store, state_in};
 
 /// Choices of `oac-mirror pack`.
 #[derive(Clone, Debug, Default)]
@@ -268,19 +268,24 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
     let facts = [
         (
             "upstream_leaf_sum",
-            Some(n(
-                "SELECT ifnull(sum(upstream_count), 0) FROM partitions WHERE state = 'done'",
-            )?),
+            Some(n(&format!(
+                "SELECT ifnull(sum(upstream_count), 0) FROM partitions WHERE {}",
+                state_in(&[PartitionState::Done])
+            ))?),
         ),
         (
             "partitions_done",
-            Some(n("SELECT count(*) FROM partitions WHERE state = 'done'")?),
+            Some(n(&format!(
+                "SELECT count(*) FROM partitions WHERE {}",
+                state_in(&[PartitionState::Done])
+            ))?),
         ),
         (
             "partitions_not_done",
-            Some(n(
-                "SELECT count(*) FROM partitions WHERE state IN ('new', 'pending', 'failed')",
-            )?),
+            Some(n(&format!(
+                "SELECT count(*) FROM partitions WHERE {}",
+                state_in(&PartitionState::NOT_DONE)
+            ))?),
         ),
         ("harvest_runs", Some(n("SELECT count(*) FROM runs")?)),
         ("last_run_outcome", last_outcome),
@@ -294,9 +299,7 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
         (
             // As `status` counts them: the quarantine of each partition's latest fetch.
             "records_rejected",
-            Some(n(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep",
-            )?),
+            Some(n(&format!("SELECT count(*) FROM {CURRENT_REJECTS}"))?),
         ),
         (
             "applications",

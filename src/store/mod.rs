@@ -17,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
+pub(crate) use partitions::{CURRENT_REJECTS, state_in};
 pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
 pub use status::{FailedPartition, RunSummary, Status};
 
