@@ -213,11 +213,16 @@ pub fn default_text(key: &str) -> Option<String> {
     })
 }
 
-/// Completes the `--help` of every key's flag in `command` with its default and its range,
-/// so that help shows the values this module uses rather than a copy of them. The switches
-/// (`--quiet`, `--full-refresh`) are off unless given and show no default.
+/// Completes the `--help` of every key's flag in `command` (those it has) with its default and
+/// its range, so that help shows the values this module uses rather than a copy of them. The
+/// switches (`--quiet`, `--full-refresh`) are off unless given and show no default.
 pub fn document(command: clap::Command) -> clap::Command {
-    KEYS.iter().fold(command, |command, &key| {
+    let present: Vec<&'static str> = KEYS
+        .iter()
+        .copied()
+        .filter(|key| command.get_arguments().any(|a| a.get_id() == *key))
+        .collect();
+    present.into_iter().fold(command, |command, key| {
         command.mut_arg(key, |arg| {
             let mut help = arg.get_help().map(ToString::to_string).unwrap_or_default();
             if arg.get_num_args() != Some(0.into())

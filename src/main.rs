@@ -92,7 +92,7 @@ struct StatusArgs {
     /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: oac-mirror.db]
+    /// SQLite database file
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// Print one JSON object instead of text
@@ -105,7 +105,7 @@ struct PackArgs {
     /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// The mirror to pack [default: oac-mirror.db]
+    /// The mirror to pack
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// The packed file to write
@@ -125,7 +125,7 @@ struct ExportArgs {
     /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// The mirror (or packed file) to read [default: oac-mirror.db]
+    /// The mirror (or packed file) to read
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// Output format: csv, ndjson or parquet
@@ -163,7 +163,7 @@ struct ReplicaArgs {
     #[arg(long, value_name = "KEY")]
     require_key: Option<String>,
     /// The replica's paging cap (start + rows), like the real service's
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = config::DEFAULT_PAGING_CAP)]
     paging_cap: u64,
     /// Share of /records requests (0 to 1) that meet a fault: 5xx, 429, a timeout, a cut
     /// connection or malformed JSON
@@ -184,9 +184,10 @@ struct ReplicaArgs {
 }
 
 fn main() -> ExitCode {
+    // The replica's flags are its own, not configuration keys.
     let command = Cli::command().mut_subcommands(|sub| match sub.get_name() {
-        "harvest" | "plan" | "verify" => config::document(sub),
-        _ => sub,
+        "replica" => sub,
+        _ => config::document(sub),
     });
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let runtime = tokio::runtime::Builder::new_multi_thread()
