@@ -3,20 +3,19 @@
 //! (0 complete or done, 1 incomplete but resumable or a runtime failure, 2 usage or
 //! configuration error).
 
-use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use oac_mirror::config::{self, LogFormat, RawConfig};
 use oac_mirror::export::{self, ExportRequest, Format, Output, PartitionBy};
 use oac_mirror::harvest::{self, fetch::Fetcher, survey};
 use oac_mirror::pack::{self, PackOptions};
 use oac_mirror::store::Store;
-use oac_mirror::{Error, api, error, replica};
+use oac_mirror::{Error, api, error, replica, terminal};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -206,73 +205,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr: text (coloured on a terminal) or JSON lines, filtered by `OAC_MIRROR_LOG`
-/// (default `info`, `warn` when quiet). With a progress bar, each line is written with the bar
-/// out of the way.
-fn init_logging(quiet: bool, format: LogFormat, bar: Option<ProgressBar>) {
-    let default = if quiet { "warn" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OAC_MIRROR_LOG")
-        .unwrap_or_else(|_| default.into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(Stderr(bar))
-        .with_target(false);
-    match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder.json().with_ansi(false).init(),
-    }
-}
-
-/// stderr for the log, one event at a time, with the progress bar (if any) suspended.
-#[derive(Clone)]
-struct Stderr(Option<ProgressBar>);
-
-struct StderrEvent {
-    bar: Option<ProgressBar>,
-    line: Vec<u8>,
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
-    type Writer = StderrEvent;
-    fn make_writer(&'a self) -> StderrEvent {
-        StderrEvent {
-            bar: self.0.clone(),
-            line: vec![],
-        }
-    }
-}
-
-impl Write for StderrEvent {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.line.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for StderrEvent {
-    fn drop(&mut self) {
-        let write = || drop(std::io::stderr().write_all(&self.line));
-        match &self.bar {
-            Some(bar) => bar.suspend(write),
-            None => write(),
-        }
-    }
-}
-
-/// A spinner with the harvest's counters, for a person watching a terminal.
-fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .expect("a valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
-}
-
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -300,12 +232,12 @@ fn connect(
         }
         .into());
     }
-    let bar = (bar
-        && !config.quiet
-        && config.log_format == LogFormat::Text
-        && std::io::stderr().is_terminal())
-    .then(progress_bar);
-    init_logging(config.quiet, config.log_format, bar.clone());
+    let bar = if bar {
+        terminal::progress_bar(&config)
+    } else {
+        None
+    };
+    terminal::init_logging(config.quiet, config.log_format, bar.clone());
     let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
@@ -331,14 +263,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Harvest(args) => {
             let (config, fetcher, shutdown, bar) = connect(&args, true)?;
             let store = Store::open(&config.db)?;
-            let observer = bar.clone().map(|bar| -> harvest::Observer {
-                Box::new(move |p: harvest::Progress| {
-                    bar.set_message(format!(
-                        "{} records stored · {} requests · {} retries · {} partitions to go",
-                        p.records, p.requests, p.retries, p.queued
-                    ))
-                })
-            });
+            let observer = bar.clone().map(terminal::observer);
             let outcome = harvest::run_observed(&config, fetcher, store, shutdown, observer).await;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
@@ -370,7 +295,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Status(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let store = Store::open_read_only(&db)?;
             let status = store.status()?;
@@ -378,7 +303,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Pack(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let options = PackOptions {
                 force: args.force,
@@ -399,7 +324,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let source = match (args.table, args.query) {
                 (Some(table), _) => export::Source::Table(table),
@@ -426,7 +351,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replica(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let data = replica::synthetic(args.records, args.seed);
             let settings = replica::Settings {
                 require_key: args.require_key,
