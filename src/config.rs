@@ -369,21 +369,8 @@ impl RawConfig {
             if key == "to" && text.eq_ignore_ascii_case("today") {
                 return Ok(chrono::Utc::now().date_naive());
             }
-            NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-                let shaped = text.len() == 10
-                    && text.chars().enumerate().all(|(i, c)| {
-                        if i == 4 || i == 7 {
-                            c == '-'
-                        } else {
-                            c.is_ascii_digit()
-                        }
-                    });
-                if shaped {
-                    bad(key, &text, &format!("{text} is not a date"))
-                } else {
-                    bad(key, &text, "expected a date as YYYY-MM-DD")
-                }
-            })
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| bad(key, &text, &not_a_date(text)))
         };
         let from = date("from", self.from.as_deref().unwrap_or(DEFAULT_FROM))?;
         let to = date("to", self.to.as_deref().unwrap_or(DEFAULT_TO))?;
@@ -395,17 +382,9 @@ impl RawConfig {
         }
         // Every number within its range (see `RANGES`), as f64, which holds each exactly.
         let number = |key: &str, v: f64| -> Result<f64> {
-            match range(key) {
-                Some((lo, hi)) if !(lo..=hi).contains(&v) => {
-                    // 20000 as written, 1e-300 rather than its 300 zeros.
-                    let shown = if v.fract() == 0.0 && v.abs() < 1e16 {
-                        format!("{v}")
-                    } else {
-                        format!("{v:?}")
-                    };
-                    Err(bad(key, &shown, &format!("must be from {lo} to {hi}")))
-                }
-                _ => Ok(v),
+            match out_of_range(key, v) {
+                Some((shown, problem)) => Err(bad(key, &shown, &problem)),
+                None => Ok(v),
             }
         };
         let whole = |key: &str, v: u64| -> Result<u64> { number(key, v as f64).map(|_| v) };
@@ -496,6 +475,35 @@ impl RawConfig {
             api_key,
         })
     }
+}
+
+/// Why `text` is not a date: a day that does not exist (`2025-02-30`), or not the shape of one.
+fn not_a_date(text: &str) -> String {
+    let shaped = text.len() == 10
+        && text.chars().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            _ => c.is_ascii_digit(),
+        });
+    if shaped {
+        format!("{text} is not a date")
+    } else {
+        "expected a date as YYYY-MM-DD".into()
+    }
+}
+
+/// For a number outside the range of `key` (see [`RANGES`]): the value as shown in the message
+/// (20000 as written, 1e-300 rather than its 300 zeros) and what is wrong with it.
+fn out_of_range(key: &str, v: f64) -> Option<(String, String)> {
+    let (lo, hi) = range(key)?;
+    if (lo..=hi).contains(&v) {
+        return None;
+    }
+    let shown = if v.fract() == 0.0 && v.abs() < 1e16 {
+        format!("{v}")
+    } else {
+        format!("{v:?}")
+    };
+    Some((shown, format!("must be from {lo} to {hi}")))
 }
 
 /// Reads `from` and `to` from the config file as text, or as a TOML date (`from =
