@@ -418,6 +418,12 @@ impl Error {
         false
     }
 
+    /// This error with its causes, each said once (see [`report`]): what a log line or a
+    /// partition's `last_error` says.
+    pub fn report(&self) -> String {
+        report(self)
+    }
+
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
         let context = context.into();
         move |source| Error::Sqlite { context, source }

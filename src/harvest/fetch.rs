@@ -171,7 +171,7 @@ impl Fetcher {
             } else {
                 backoff(self.policy.retry_wait, attempt)
             };
-            warn!(partition = %label, attempt, max = self.policy.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+            warn!(partition = %label, attempt, max = self.policy.max_retries, delay_ms = delay.as_millis() as u64, error = %error.report(), "retrying");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = self.shutdown.cancelled() => return Err(Error::Interrupted),

@@ -146,7 +146,7 @@ pub async fn run_observed(
             "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped".to_owned(),
             None,
         ),
-        Err(e) => ("error", format!("stopped: {e}"), None),
+        Err(e) => ("error", format!("stopped: {}", e.report()), None),
     };
     let h = Arc::into_inner(h).expect("no task outlives the harvest");
     let end = {
@@ -421,8 +421,8 @@ impl Harvest {
         let label = p.window.clone();
         match self.process_inner(p, hint).await {
             Err(e) if !e.is_fatal() => {
-                warn!(partition = %label, error = %e, "partition failed; it is retried on the next run");
-                let text = e.to_string();
+                let text = e.report();
+                warn!(partition = %label, error = %text, "partition failed; it is retried on the next run");
                 self.writer.call(move |s| s.fail(id, &text)).await?;
                 Ok(vec![])
             }
