@@ -31,8 +31,11 @@ pub const DEFAULT_TO: &str = "2025-12-31";
 pub const DEFAULT_RATE: f64 = 4.0;
 /// Requests in flight; the Open Data Portal allows one per key.
 pub const DEFAULT_CONCURRENCY: u32 = 1;
-/// Records per page: about 560 KB of JSON, well under the 6 MB response limit.
-pub const DEFAULT_ROWS: u64 = 1000;
+/// SQLite's page cache during a harvest, in MB: enough for the hot index pages of a page of
+/// records at any mirror size, small enough for a cron box.
+pub const DEFAULT_CACHE_MB: u32 = 128;
+/// Keys that are unset unless configured (the example shows a value to set, not a default).
+pub const UNSET_BY_DEFAULT: &[&str] = &["rows"];
 /// The most records one query may page through (`start + rows`); other Open Data Portal
 /// search endpoints stop at 10,000.
 pub const DEFAULT_PAGING_CAP: u64 = 10_000;
@@ -44,6 +47,10 @@ pub const DEFAULT_MAX_RETRIES: u32 = 8;
 pub const DEFAULT_RETRY_WAIT_SECS: f64 = 0.5;
 /// The least wait after a 429, as the Open Data Portal asks.
 pub const DEFAULT_RATE_LIMIT_WAIT_SECS: f64 = 5.0;
+/// The largest response body read; the Open Data Portal refuses to send more than 6 MB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = crate::api::DEFAULT_MAX_RESPONSE_BYTES;
+/// The most requests one run sends: a fifth of the Open Data Portal's weekly 5,000,000 calls.
+pub const DEFAULT_MAX_REQUESTS: u64 = 1_000_000;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 120.0;
 pub const DEFAULT_LOG_FORMAT: &str = "text";
@@ -67,6 +74,9 @@ pub const RANGES: &[(&str, f64, f64)] = &[
     ("rate_limit_wait", 0.001, 86_400.0),
     ("connect_timeout", 0.001, 86_400.0),
     ("request_timeout", 0.001, 86_400.0),
+    ("cache_mb", 2.0, 65_536.0),
+    ("max_response_bytes", 1024.0, 1_073_741_824.0),
+    ("max_requests", 1.0, 5_000_000_000.0),
 ];
 
 /// The allowed values of `key`, if it is a number.
@@ -138,7 +148,7 @@ raw_config! {
     /// Requests in flight at once
     #[arg(long, value_name = "N")]
     concurrency: u32,
-    /// Records per page (at most paging_cap)
+    /// Records per page (at most paging_cap); unset, as many as fit in about 5.5 MB
     #[arg(long, value_name = "N")]
     rows: u64,
     /// Most records one query may page through, start + rows
@@ -174,6 +184,15 @@ raw_config! {
     /// Seconds to wait for a whole response
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     request_timeout: f64,
+    /// SQLite page cache in MB during a harvest
+    #[arg(long, value_name = "MB")]
+    cache_mb: u32,
+    /// Largest response body read, in bytes; a larger one is treated like a 413
+    #[arg(long, value_name = "BYTES")]
+    max_response_bytes: u64,
+    /// Most requests one run sends
+    #[arg(long, value_name = "N")]
+    max_requests: u64,
 }
 
 impl RawConfig {
@@ -187,7 +206,7 @@ impl RawConfig {
             to: Some(DEFAULT_TO.into()),
             rate: Some(DEFAULT_RATE),
             concurrency: Some(DEFAULT_CONCURRENCY),
-            rows: Some(DEFAULT_ROWS),
+            rows: None,
             paging_cap: Some(DEFAULT_PAGING_CAP),
             quiet: Some(false),
             log_format: Some(DEFAULT_LOG_FORMAT.into()),
@@ -199,6 +218,9 @@ impl RawConfig {
             rate_limit_wait: Some(DEFAULT_RATE_LIMIT_WAIT_SECS),
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT_SECS),
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT_SECS),
+            cache_mb: Some(DEFAULT_CACHE_MB),
+            max_response_bytes: Some(DEFAULT_MAX_RESPONSE_BYTES),
+            max_requests: Some(DEFAULT_MAX_REQUESTS),
         }
     }
 }
@@ -254,7 +276,8 @@ pub struct Config {
     pub to: NaiveDate,
     pub rate: f64,
     pub concurrency: NonZeroU32,
-    pub rows: NonZeroU64,
+    /// A fixed page size, or `None` for the largest the service allows (see `harvest::pages`).
+    pub rows: Option<NonZeroU64>,
     pub paging_cap: NonZeroU64,
     pub quiet: bool,
     pub log_format: LogFormat,
@@ -265,7 +288,10 @@ pub struct Config {
     pub retry_wait: Duration,
     pub rate_limit_wait: Duration,
     pub timeouts: Timeouts,
+    pub max_response_bytes: u64,
+    pub max_requests: u64,
     pub api_key: ApiKey,
+    pub cache_mb: u32,
 }
 
 impl Config {
@@ -402,14 +428,28 @@ impl RawConfig {
             self.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         )?;
         let paging_cap = count64("paging_cap", self.paging_cap.unwrap_or(DEFAULT_PAGING_CAP))?;
-        let rows = count64("rows", self.rows.unwrap_or(DEFAULT_ROWS))?;
-        if rows > paging_cap {
-            return Err(bad(
-                "rows",
-                &rows,
-                &format!("must not exceed `paging_cap` ({paging_cap})"),
-            ));
-        }
+        let rows = match self.rows {
+            None => None,
+            Some(rows) => {
+                let rows = count64("rows", rows)?;
+                if rows > paging_cap {
+                    return Err(bad(
+                        "rows",
+                        &rows,
+                        &format!("must not exceed `paging_cap` ({paging_cap})"),
+                    ));
+                }
+                Some(rows)
+            }
+        };
+        let cache_mb = self.cache_mb.unwrap_or(DEFAULT_CACHE_MB);
+        whole("cache_mb", cache_mb.into())?;
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        whole("max_response_bytes", max_response_bytes)?;
+        let max_requests = self.max_requests.unwrap_or(DEFAULT_MAX_REQUESTS);
+        whole("max_requests", max_requests)?;
         let leaf_attempts = count32(
             "leaf_attempts",
             self.leaf_attempts.unwrap_or(DEFAULT_LEAF_ATTEMPTS),
@@ -428,6 +468,16 @@ impl RawConfig {
                 "base_url",
                 &base_url,
                 "expected an http:// or https:// URL",
+            ));
+        }
+        if let Ok(url) = &parsed
+            && url.scheme() == "http"
+            && !is_loopback(url)
+        {
+            return Err(bad(
+                "base_url",
+                &base_url,
+                "plain http would send the API key unencrypted; use https:// (http is allowed for 127.0.0.1, ::1 and localhost only)",
             ));
         }
         let log_format = match self.log_format.as_deref().unwrap_or(DEFAULT_LOG_FORMAT) {
@@ -472,7 +522,10 @@ impl RawConfig {
                     self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS),
                 )?,
             },
+            max_response_bytes,
+            max_requests,
             api_key,
+            cache_mb,
         })
     }
 }
@@ -517,6 +570,18 @@ fn date_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
         other => Err(serde::de::Error::custom(format!(
             "expected a date, not {other}; write it as a string: \"2020-01-01\""
         ))),
+    }
+}
+
+/// True when `url`'s host is this machine: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -566,7 +631,8 @@ mod tests {
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.window().lo.to_string(), "2017-10-01T00:00:00");
         assert_eq!(c.window().hi.to_string(), "2025-12-31T23:59:59");
-        assert_eq!(c.rows.get(), DEFAULT_ROWS);
+        assert_eq!(c.rows, None, "unset: the largest page the service allows");
+        assert_eq!(c.cache_mb, DEFAULT_CACHE_MB);
         assert!(!c.api_key.is_set());
     }
 
@@ -590,7 +656,7 @@ mod tests {
             ..Default::default()
         };
         let c = load(flags, Some(&path), &env).unwrap();
-        assert_eq!(c.rows.get(), 30);
+        assert_eq!(c.rows.map(|r| r.get()), Some(30));
         assert_eq!(c.rate, 2.0);
         assert_eq!(c.concurrency.get(), 3);
         assert_eq!(c.to.to_string(), "2020-01-01");
@@ -670,6 +736,35 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_only_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:8787/ds",
+            "http://127.9.9.9/ds",
+            "http://[::1]:80/ds",
+            "http://LOCALHOST/ds",
+            "https://example.com/ds",
+        ] {
+            let flags = RawConfig {
+                base_url: Some(url.into()),
+                ..Default::default()
+            };
+            assert!(load(flags, None, &no_env).is_ok(), "{url}");
+        }
+        for url in [
+            "http://example.com/ds",
+            "http://10.0.0.1/ds",
+            "http://localhost.example.com/ds",
+        ] {
+            let flags = RawConfig {
+                base_url: Some(url.into()),
+                ..Default::default()
+            };
+            let e = load(flags, None, &no_env).unwrap_err().to_string();
+            assert!(e.contains("plain http"), "{url}: {e}");
+        }
+    }
+
+    #[test]
     fn today_is_accepted_for_to() {
         let flags = RawConfig {
             to: Some("today".into()),
@@ -691,6 +786,11 @@ mod tests {
             .map(|l| {
                 l.strip_prefix("# ")
                     .filter(|l| l.contains(" = "))
+                    .filter(|l| {
+                        !UNSET_BY_DEFAULT
+                            .iter()
+                            .any(|k| l.starts_with(&format!("{k} = ")))
+                    })
                     .unwrap_or(l)
             })
             .map(|l| format!("{l}\n"))
@@ -707,7 +807,8 @@ mod tests {
             assert!(
                 uncommented
                     .lines()
-                    .any(|l| l.starts_with(&format!("{key} = "))),
+                    .any(|l| l.starts_with(&format!("{key} = "))
+                        || l.starts_with(&format!("# {key} = "))),
                 "{key} missing"
             );
         }
@@ -740,7 +841,14 @@ mod tests {
             assert_eq!(range(key), Some((0.001, 86_400.0)), "{key}");
         }
         for &(key, lo, hi) in RANGES {
-            let whole = matches!(defaults[key], toml::Value::Integer(_));
+            // A key unset by default (rows) is a whole number.
+            assert!(
+                defaults.contains_key(key) || UNSET_BY_DEFAULT.contains(&key),
+                "{key} has a range but no default"
+            );
+            let whole = defaults
+                .get(key)
+                .is_none_or(|v| matches!(v, toml::Value::Integer(_)));
             let step = if whole { 1.0 } else { lo / 2.0 };
             // rows must also fit under paging_cap: each is moved out of the other's way.
             let with = |v: f64| {
@@ -840,8 +948,18 @@ mod tests {
         let mut command = document(<Cli as clap::CommandFactory>::command());
         let help = command.render_help().to_string();
         assert!(
-            help.contains(&format!("[default: {DEFAULT_ROWS}]")),
+            help.contains("[default: 128] [range: 2 to 65536]"),
             "{help}"
+        );
+        let rows = command
+            .get_arguments()
+            .find(|a| a.get_id() == "rows")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            !rows.contains("[default:") && rows.contains("[range: 1 to 1000000]"),
+            "{rows}"
         );
         assert!(
             help.contains("[default: 4] [range: 0.001 to 10000]"),

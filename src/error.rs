@@ -52,6 +52,56 @@ pub enum Error {
         body: String,
     },
 
+    /// 3xx: upstream sent the request elsewhere. Redirects are not followed, so the API key
+    /// and the criteria went nowhere else. Stops the run.
+    #[error(
+        "{url} answered HTTP {status}, a redirect to {}; redirects are not followed, so the API key was not sent there: check --base-url",
+        location.as_deref().unwrap_or("nowhere (no Location header)")
+    )]
+    Redirect {
+        url: String,
+        status: u16,
+        location: Option<String>,
+    },
+
+    /// 404 from something other than a query that matched nothing: the URL names no data set.
+    #[error(
+        "{url} answered HTTP 404 (not found): check --base-url; it is the data set's prefix, the part before /records and /fields, ending in the data set's path (e.g. {})",
+        crate::config::DEFAULT_BASE_URL
+    )]
+    NotFound { url: String },
+
+    /// A 200 body larger than `max_response_bytes`: treated like a 413 (a smaller page is
+    /// asked for), never read whole.
+    #[error("{url} sent a response larger than max_response_bytes ({limit} bytes)")]
+    TooLarge { url: String, limit: u64 },
+
+    /// A 200 whose body is not JSON at all (an HTML page from a proxy, a login page or a
+    /// wrong URL).
+    #[error("{url} answered with {content_type}, not JSON: {body}")]
+    NotJson {
+        url: String,
+        content_type: String,
+        body: String,
+    },
+
+    /// A 429 whose `Retry-After` asks for a longer wait than a run will sit through.
+    #[error(
+        "{url} asked to wait {} s before the next request (Retry-After), more than the {} s a run waits; stopping now: rerunning `oac-mirror harvest` later continues where this run stopped",
+        asked.as_secs(), limit.as_secs()
+    )]
+    WaitTooLong {
+        url: String,
+        asked: Duration,
+        limit: Duration,
+    },
+
+    /// The run sent as many requests as `max_requests` allows.
+    #[error(
+        "this run sent {0} requests, the most `max_requests` allows; rerunning `oac-mirror harvest` continues where it stopped"
+    )]
+    RequestBudget(u64),
+
     /// 401 or 403: the API key is missing, wrong or not allowed. Never retried.
     #[error(
         "{url} refused the API key (HTTP {status}): is USPTO_API_KEY set to a valid key from data.uspto.gov?"
@@ -255,7 +305,13 @@ impl Error {
                     || source.is_decode()
             }
             Error::Malformed { .. } => true,
-            Error::Config { .. }
+            Error::Redirect { .. }
+            | Error::NotFound { .. }
+            | Error::TooLarge { .. }
+            | Error::NotJson { .. }
+            | Error::WaitTooLong { .. }
+            | Error::RequestBudget(_)
+            | Error::Config { .. }
             | Error::ConfigRead { .. }
             | Error::ConfigParse { .. }
             | Error::Auth { .. }
@@ -295,9 +351,13 @@ impl Error {
         matches!(self, Error::Status { status: 429, .. })
     }
 
-    /// True for HTTP 413: the page was too large; ask for fewer rows.
+    /// True for HTTP 413, or a body over `max_response_bytes`: the page was too large; ask
+    /// for fewer rows.
     pub fn is_too_large(&self) -> bool {
-        matches!(self, Error::Status { status: 413, .. })
+        matches!(
+            self,
+            Error::Status { status: 413, .. } | Error::TooLarge { .. }
+        )
     }
 
     /// True for HTTP 400: upstream refused the request as asked.
@@ -315,9 +375,11 @@ impl Error {
 
     /// True when the whole run must stop rather than just the partition that met it: the API
     /// key is refused, the database cannot be written or its checkpoint is not what the run
-    /// left there, upstream's schema lost a field, or the run was interrupted. A partition that
-    /// cannot be fetched (transport, status, a count that does not verify, a split that is not
-    /// possible) fails alone; the errors that cannot occur inside a harvest are not fatal.
+    /// left there, upstream's schema lost a field, upstream redirects, knows no such data set or
+    /// asks for too long a wait, the run's request budget is spent, or the run was interrupted.
+    /// A partition that cannot be fetched (transport, status, a body too large or not JSON, a
+    /// count that does not verify, a split that is not possible) fails alone; the errors that
+    /// cannot occur inside a harvest are not fatal.
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Auth { .. }
@@ -327,13 +389,19 @@ impl Error {
             | Error::SchemaDrift { .. }
             | Error::SweepConflict { .. }
             | Error::NoPartition(_)
-            | Error::UnknownState { .. } => true,
+            | Error::UnknownState { .. }
+            | Error::Redirect { .. }
+            | Error::NotFound { .. }
+            | Error::WaitTooLong { .. }
+            | Error::RequestBudget(_) => true,
             Error::Config { .. }
             | Error::ConfigRead { .. }
             | Error::ConfigParse { .. }
             | Error::Transport { .. }
             | Error::Status { .. }
             | Error::Malformed { .. }
+            | Error::TooLarge { .. }
+            | Error::NotJson { .. }
             | Error::BaseUrl(_)
             | Error::SchemaTooNew { .. }
             | Error::SourceMismatch { .. }
@@ -380,6 +448,12 @@ impl Error {
             | Error::QueryWrites { .. } => true,
             Error::Transport { .. }
             | Error::Status { .. }
+            | Error::Redirect { .. }
+            | Error::NotFound { .. }
+            | Error::TooLarge { .. }
+            | Error::NotJson { .. }
+            | Error::WaitTooLong { .. }
+            | Error::RequestBudget(_)
             | Error::Auth { .. }
             | Error::Malformed { .. }
             | Error::SchemaDrift { .. }
@@ -582,5 +656,43 @@ mod tests {
         let none = Error::NoMirror { path: "x".into() };
         assert!(!none.is_usage() && !none.is_fatal());
         assert!(Error::Interrupted.is_fatal());
+    }
+
+    /// A hostile upstream: what stops the run, and what fails one partition; none is retried
+    /// as it stands (a body too large is asked for again with fewer rows) and none is a usage
+    /// error.
+    #[test]
+    fn a_hostile_upstream_is_classified() {
+        let url = || "u".to_owned();
+        let stops = [
+            Error::Redirect {
+                url: url(),
+                status: 302,
+                location: Some("https://elsewhere".into()),
+            },
+            Error::NotFound { url: url() },
+            Error::WaitTooLong {
+                url: url(),
+                asked: Duration::from_secs(3600),
+                limit: Duration::from_secs(600),
+            },
+            Error::RequestBudget(10),
+        ];
+        for e in &stops {
+            assert!(e.is_fatal() && !e.should_retry() && !e.is_usage(), "{e}");
+        }
+        let too_large = Error::TooLarge {
+            url: url(),
+            limit: 1024,
+        };
+        assert!(too_large.is_too_large());
+        let html = Error::NotJson {
+            url: url(),
+            content_type: "text/html".into(),
+            body: "<html>".into(),
+        };
+        for e in [&too_large, &html] {
+            assert!(!e.is_fatal() && !e.should_retry() && !e.is_usage(), "{e}");
+        }
     }
 }

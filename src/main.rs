@@ -149,9 +149,12 @@ struct ExportArgs {
 
 #[derive(Args)]
 struct ReplicaArgs {
-    /// Address to listen on (loopback)
+    /// Address to listen on; only loopback unless --allow-remote
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Allow --listen on an address other machines can reach
+    #[arg(long)]
+    allow_remote: bool,
     /// How many synthetic records to serve
     #[arg(long, default_value_t = 100_000)]
     records: usize,
@@ -180,6 +183,12 @@ struct ReplicaArgs {
     /// Answer 413 when a response body would be larger than this
     #[arg(long, value_name = "BYTES")]
     max_response_bytes: Option<usize>,
+    /// Service time of each /records answer before its body (the Open Data Portal: about 300)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Service time per MB of each /records answer (the Open Data Portal: about 100)
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    ms_per_mb: f64,
 }
 
 fn main() -> ExitCode {
@@ -196,7 +205,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oac-mirror: {}", error::report(e.as_ref()));
+            terminal::say(&error::report(e.as_ref()));
             match e.downcast_ref::<Error>() {
                 Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
@@ -209,25 +218,38 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Loads the configuration of `harvest`, `plan` or `verify`, checks the API key, sets up
-/// logging, and builds the fetcher every request goes through.
+/// Loads the configuration of `harvest`, `plan` or `verify` (with `source_from_db`, the
+/// source recorded in an existing mirror stands in for a `--base-url` not given), checks the
+/// API key, sets up logging, and builds the fetcher every request goes through.
 fn connect(
     args: &HarvestArgs,
     bar: bool,
+    source_from_db: bool,
 ) -> anyhow::Result<(
     config::Config,
     Fetcher,
     CancellationToken,
     Option<ProgressBar>,
 )> {
-    let config = config::load(args.raw.clone(), args.config.as_deref(), &env)?;
+    let mut config = config::load(args.raw.clone(), args.config.as_deref(), &env)?;
+    // `plan` and `verify` of an existing mirror ask the source it was harvested from, unless
+    // a base URL is given.
+    if source_from_db
+        && config.base_url == config::DEFAULT_BASE_URL
+        && args.raw.base_url.is_none()
+        && let Some(stored) = stored_source(&config.db)
+    {
+        let mut raw = args.raw.clone();
+        raw.base_url = Some(stored);
+        config = config::load(raw, args.config.as_deref(), &env)?;
+    }
     if !config.api_key.is_set() && config.base_url == config::DEFAULT_BASE_URL {
         return Err(Error::Config {
             origin: "environment".into(),
             key: config::API_KEY_ENV.into(),
             value: String::new(),
             problem:
-                "is not set; the Open Data Portal needs an API key (see README: getting a key)"
+                "is not set; the Open Data Portal needs an API key from your USPTO.gov account at data.uspto.gov (see \"Quick start\" in the README), or try the tool without one: \"Try it without an API key\""
                     .into(),
         }
         .into());
@@ -238,7 +260,8 @@ fn connect(
         None
     };
     terminal::init_logging(config.quiet, config.log_format, bar.clone());
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?
+        .with_max_response_bytes(config.max_response_bytes);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let fetcher = Fetcher::new(client, (&config).into(), shutdown.clone());
@@ -261,7 +284,7 @@ fn report(value: &(impl serde::Serialize + std::fmt::Display), json: bool) -> an
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Harvest(args) => {
-            let (config, fetcher, shutdown, bar) = connect(&args, true)?;
+            let (config, fetcher, shutdown, bar) = connect(&args, true, false)?;
             let store = Store::open(&config.db)?;
             let observer = bar.clone().map(terminal::observer);
             let outcome = harvest::run_observed(&config, fetcher, store, shutdown, observer).await;
@@ -273,18 +296,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 tracing::info!("{}", outcome.message);
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("oac-mirror: {}", outcome.message);
+                terminal::say(&outcome.message);
                 Ok(ExitCode::from(1))
             }
         }
         Command::Plan(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
             let plan = survey::plan(&config, &fetcher).await?;
             report(&plan, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
-            let (config, fetcher, _, _) = connect(&args.harvest, false)?;
+            let (config, fetcher, _, _) = connect(&args.harvest, false, true)?;
             let store = Store::open_read_only(&config.db)?;
             let found = survey::verify(&config, &fetcher, store, args.quick).await?;
             report(&found, args.json)?;
@@ -298,6 +321,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let store = Store::open_read_only(&db)?;
+            if let Some(packed) = store.packed()? {
+                report(&packed, args.json)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let status = store.status()?;
             report(&status, args.json)?;
             Ok(ExitCode::SUCCESS)
@@ -352,6 +379,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Replica(args) => {
             terminal::init_logging(false, LogFormat::Text, None);
+            if !args.listen.ip().is_loopback() && !args.allow_remote {
+                return Err(Error::Usage {
+                    flag: "--listen".into(),
+                    value: args.listen.to_string(),
+                    problem: "is not a loopback address; the replica serves only this machine unless --allow-remote is given".into(),
+                }
+                .into());
+            }
             let data = replica::synthetic(args.records, args.seed);
             let settings = replica::Settings {
                 require_key: args.require_key,
@@ -363,6 +398,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     fault_rate: args.fault_rate,
                     kinds: replica::Fault::all(std::time::Duration::from_secs(150)),
                     seed: args.fault_seed,
+                    latency: std::time::Duration::from_millis(args.latency_ms),
+                    ms_per_mb: args.ms_per_mb,
                     ..Default::default()
                 },
                 ..replica::Settings::default()
@@ -380,13 +417,23 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The source recorded in the mirror at `db`, if there is one.
+fn stored_source(db: &std::path::Path) -> Option<String> {
+    if !db.exists() {
+        return None;
+    }
+    Store::open_read_only(db).ok()?.source().ok()?
+}
+
 /// The database named by `--db`, the config file or the default, as `status` finds it.
 fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
     Ok(config::load_db(db, config_file, &env)?)
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, the page in flight is
-/// finished or dropped, and the run ends with its progress committed.
+/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, requests in flight are
+/// dropped, and the run ends with its progress committed. A second signal exits at once with
+/// status 130 (a page is stored with its checkpoint or not at all: the batch of pages not yet
+/// committed, at most a second's, is fetched again by the next run).
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -399,6 +446,16 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    tracing::warn!("signal received: finishing the page in flight, then stopping");
+    tracing::warn!(
+        "signal received: stopping (requests in flight are dropped); a second Ctrl-C exits at once"
+    );
     shutdown.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!(
+        "oac-mirror: second signal: exiting at once; rerunning continues from the last page stored"
+    );
+    std::process::exit(130);
 }

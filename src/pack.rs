@@ -134,6 +134,17 @@ pub const META_KEYS: &[(&str, &str)] = &[
 
 /// Packs the mirror `db` into a new file `out`.
 pub fn pack(db: &Path, out: &Path, options: &PackOptions) -> Result<PackReport> {
+    if let Some(packed) = Store::open_read_only(db)?.packed()? {
+        let at = packed.meta.get("packed_at").cloned().flatten();
+        return Err(Error::Usage {
+            flag: "--db".into(),
+            value: db.display().to_string(),
+            problem: format!(
+                "is packed already (by `oac-mirror pack` at {}): it is the hand-off file; copy it as it is, or pack the original mirror",
+                at.as_deref().unwrap_or("an unknown time")
+            ),
+        });
+    }
     check_out(db, out, options.force)?;
     let tmp = partial_path(out);
     let mut report = match build(db, &tmp, options) {
@@ -169,6 +180,9 @@ fn check_out(db: &Path, out: &Path, force: bool) -> Result<()> {
         value: out.display().to_string(),
         problem: problem.into(),
     };
+    if let Some(kind) = crate::export::special_kind(&found) {
+        return Err(usage(&crate::export::refusal(kind)));
+    }
     let same = match (db.canonicalize(), out.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -227,6 +241,8 @@ fn build(db: &Path, tmp: &Path, options: &PackOptions) -> Result<PackReport> {
     if !options.keep_working_tables {
         drop_working_tables(conn)?;
     }
+    // A mirror whose first harvest has not finished goes without its query indexes.
+    crate::store::indexes::build_missing(conn)?;
     conn.execute_batch("VACUUM; ANALYZE;")
         .map_err(Error::sqlite("vacuum and analyze the packed copy"))?;
     check(conn, tmp)?;

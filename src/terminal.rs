@@ -1,9 +1,11 @@
 //! The terminal side of the `oac-mirror` command, kept out of `main.rs` so that it stays
 //! parsing, dispatch and exit codes: log lines on stderr (text, coloured on a terminal, or JSON
-//! lines, filtered by `OAC_MIRROR_LOG`) and the harvest's progress line, written so that they
-//! stay out of each other's way. It parses no arguments and runs no command.
+//! lines, filtered by `OAC_MIRROR_LOG`), the run's last words ([`say`]) and the harvest's
+//! progress line, written so that they stay out of each other's way. It parses no arguments and
+//! runs no command.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,7 +25,23 @@ pub fn init_logging(quiet: bool, format: LogFormat, bar: Option<ProgressBar>) {
         .with_target(false);
     match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder.json().with_ansi(false).init(),
+        LogFormat::Json => {
+            builder.json().with_ansi(false).init();
+            JSON_LOG.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Set when the log is JSON lines, so that the last words are one too.
+static JSON_LOG: AtomicBool = AtomicBool::new(false);
+
+/// The run's last words on stderr: `oac-mirror: text`, or with `--log-format json` an error
+/// event like every other line.
+pub fn say(text: &str) {
+    if JSON_LOG.load(Ordering::Relaxed) {
+        tracing::error!("{text}");
+    } else {
+        eprintln!("oac-mirror: {text}");
     }
 }
 

@@ -114,7 +114,9 @@ fn last_run_changes(db: &Path) -> (i64, i64, i64) {
 }
 
 fn fetcher(config: &Config) -> Fetcher {
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts).unwrap();
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)
+        .unwrap()
+        .with_max_response_bytes(config.max_response_bytes);
     Fetcher::new(client, config.into(), CancellationToken::new())
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod handoff;
 mod harvest;
+mod hostile;
 mod inputs;
 mod refresh;
 mod robust;

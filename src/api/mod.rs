@@ -20,6 +20,13 @@ use crate::error::{Error, Result};
 /// How a 404 says "this query matches nothing" (an empty window, not a failure).
 const NO_MATCH: &str = "no matching record";
 
+/// The largest response body read by default: a little above the 6 MB the Open Data Portal
+/// itself refuses to send (it answers 413 instead).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The most of an error body kept for a message.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
+
 /// One answer of `/records`.
 #[derive(Debug)]
 pub struct Page {
@@ -85,6 +92,8 @@ pub struct Client {
     http: reqwest::Client,
     records_url: String,
     fields_url: String,
+    /// Bodies larger than this are not read: [`Error::TooLarge`].
+    max_body: u64,
 }
 
 impl Client {
@@ -106,8 +115,11 @@ impl Client {
             value.set_sensitive(true);
             headers.insert("X-API-KEY", value);
         }
+        // Redirects are never followed: the key goes to the configured origin only, and a
+        // POST turned into a GET would lose its criteria.
         let http = reqwest::Client::builder()
             .user_agent(concat!("oac-mirror/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
@@ -120,7 +132,14 @@ impl Client {
             http,
             records_url: format!("{base}/records"),
             fields_url: format!("{base}/fields"),
+            max_body: DEFAULT_MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// The same client, reading bodies of at most `bytes` (`max_response_bytes`).
+    pub fn with_max_response_bytes(mut self, bytes: u64) -> Client {
+        self.max_body = bytes;
+        self
     }
 
     /// `POST /records` with `criteria`, `start` and `rows`. A 404 that says nothing matched is
@@ -144,10 +163,9 @@ impl Client {
             })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|source| Error::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let content_type = content_type(response.headers());
+        check_redirect(url, &response)?;
+        let body = read_body(url, response, self.body_limit(status)).await?;
         if status == StatusCode::NOT_FOUND && is_no_match(&body) {
             return Ok(Page {
                 num_found: 0,
@@ -156,11 +174,7 @@ impl Client {
             });
         }
         check_status(url, status, retry_after, &body)?;
-        let envelope: Envelope =
-            serde_json::from_slice(&body).map_err(|source| Error::Malformed {
-                url: url.clone(),
-                source,
-            })?;
+        let envelope: Envelope = parse_json(url, &content_type, &body)?;
         Ok(Page {
             num_found: envelope.response.num_found,
             docs: envelope.response.docs,
@@ -182,22 +196,109 @@ impl Client {
             })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|source| Error::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let content_type = content_type(response.headers());
+        check_redirect(url, &response)?;
+        let body = read_body(url, response, self.body_limit(status)).await?;
         check_status(url, status, retry_after, &body)?;
-        let answer: FieldsAnswer =
-            serde_json::from_slice(&body).map_err(|source| Error::Malformed {
-                url: url.clone(),
-                source,
-            })?;
+        let answer: FieldsAnswer = parse_json(url, &content_type, &body)?;
         Ok(answer.fields)
     }
 
     pub fn records_url(&self) -> &str {
         &self.records_url
     }
+
+    /// How much of a body with `status` is read: all of a 200 up to the limit, the start of
+    /// anything else (for the message).
+    fn body_limit(&self, status: StatusCode) -> u64 {
+        if status.is_success() {
+            self.max_body
+        } else {
+            self.max_body.min(ERROR_BODY_BYTES)
+        }
+    }
+}
+
+/// A 3xx is an error: the request is not sent again, so neither the key nor the criteria
+/// go anywhere but the configured origin.
+fn check_redirect(url: &str, response: &reqwest::Response) -> Result<()> {
+    let status = response.status();
+    if !status.is_redirection() {
+        return Ok(());
+    }
+    Err(Error::Redirect {
+        url: url.to_owned(),
+        status: status.as_u16(),
+        location: response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned()),
+    })
+}
+
+/// Reads a body chunk by chunk, never more than `limit` bytes: a larger one is
+/// [`Error::TooLarge`] for a 200, and cut at `limit` for an error answer (only its start is
+/// shown).
+async fn read_body(url: &str, mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>> {
+    let success = response.status().is_success();
+    let too_large = || Error::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    if success && response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|source| Error::Transport {
+        url: url.to_owned(),
+        source,
+    })? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            if success {
+                return Err(too_large());
+            }
+            let room = limit as usize - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default()
+}
+
+/// Parses a 200's body; one that is not JSON at all (an HTML page from a proxy or a wrong
+/// URL) is told apart from JSON of the wrong shape or cut short.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<T> {
+    serde_json::from_slice(body).map_err(|source| {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if matches!(first, Some(b'{' | b'[')) || body.is_empty() {
+            Error::Malformed {
+                url: url.to_owned(),
+                source,
+            }
+        } else {
+            Error::NotJson {
+                url: url.to_owned(),
+                content_type: if content_type.is_empty() {
+                    "no content type".into()
+                } else {
+                    content_type.to_owned()
+                },
+                body: snippet(body),
+            }
+        }
+    })
 }
 
 fn is_no_match(body: &[u8]) -> bool {
@@ -216,6 +317,11 @@ fn check_status(
         return Ok(());
     }
     let code = status.as_u16();
+    if code == 404 {
+        return Err(Error::NotFound {
+            url: url.to_owned(),
+        });
+    }
     if code == 401 || code == 403 {
         return Err(Error::Auth {
             url: url.to_owned(),
@@ -240,10 +346,20 @@ fn snippet(body: &[u8]) -> String {
     }
 }
 
-/// `Retry-After` in seconds; the HTTP-date form is ignored (the 5-second floor applies).
+/// `Retry-After` in seconds; the HTTP-date form is ignored (the 5-second floor applies). A
+/// number too large for a `u64` is read as the largest one (it is far too long either way).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_secs(
+        value.parse::<u64>().unwrap_or(u64::MAX),
+    ))
 }
 
 #[cfg(test)]
@@ -258,6 +374,43 @@ mod tests {
         assert!(!is_no_match(b"<html>Not Found</html>"));
         let long = "x ".repeat(500);
         assert!(snippet(long.as_bytes()).chars().count() <= 201);
+    }
+
+    #[test]
+    fn retry_after_in_seconds_however_large() {
+        let header = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                reqwest::header::RETRY_AFTER,
+                HeaderValue::from_str(v).unwrap(),
+            );
+            retry_after(&h)
+        };
+        assert_eq!(header(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            header("99999999999999999"),
+            Some(Duration::from_secs(99_999_999_999_999_999))
+        );
+        assert_eq!(
+            header("999999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(header("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+        assert_eq!(header("-5"), None);
+    }
+
+    #[test]
+    fn html_is_not_called_malformed_json() {
+        let html: Result<FieldsAnswer> =
+            parse_json("u", "text/html", b"<html><body>Bad gateway</body></html>");
+        assert!(
+            matches!(&html, Err(Error::NotJson { content_type, body, .. })
+                if content_type == "text/html" && body.starts_with("<html>")),
+            "{:?}",
+            html.err()
+        );
+        let cut: Result<FieldsAnswer> = parse_json("u", "application/json", br#"{"fields": ["#);
+        assert!(matches!(cut, Err(Error::Malformed { .. })));
     }
 
     #[test]

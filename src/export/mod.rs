@@ -486,6 +486,9 @@ fn check_replaceable(out: &Path, directory: bool, force: bool) -> Result<()> {
         value: out.display().to_string(),
         problem: problem.into(),
     };
+    if let Some(kind) = special_kind(&meta) {
+        return Err(usage(&refusal(kind)));
+    }
     match (directory, meta.is_dir()) {
         (false, true) => return Err(usage("is a directory; name a file")),
         (true, false) => {
@@ -507,6 +510,33 @@ fn check_replaceable(out: &Path, directory: bool, force: bool) -> Result<()> {
             path: out.to_owned(),
         })
     }
+}
+
+/// What `--out` names when it is neither a regular file nor a directory (a symlink is not
+/// followed: replacing it would replace the link, writing through it the file it names).
+pub(crate) fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_symlink() {
+        Some("a symbolic link")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+/// Why `--out` naming a `kind` (see [`special_kind`]) is refused, with or without --force.
+pub(crate) fn refusal(kind: &str) -> String {
+    format!(
+        "is {kind}, not a regular file; --out writes a new file in its place, so name a regular file, a new path or `-` for standard output"
+    )
 }
 
 /// True for a directory that holds only `year=…` directories of `.parquet` files.

@@ -22,6 +22,9 @@ use crate::store::RunStats;
 
 /// The longest wait between two tries of one request (unless upstream asks for longer).
 pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// The longest `Retry-After` a run waits for; a longer one ends the run (cron runs it again
+/// later).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 /// The longest extra gap a run of 429s adds between requests (and never more than the
 /// configured wait after a 429).
 pub const SLOWDOWN_CAP: Duration = Duration::from_secs(5);
@@ -39,6 +42,8 @@ pub struct Policy {
     pub retry_wait: Duration,
     /// The least wait after a 429 (the Open Data Portal asks for 5 seconds).
     pub rate_limit_wait: Duration,
+    /// The most requests one run sends (`max_requests`).
+    pub max_requests: u64,
 }
 
 impl From<&crate::config::Config> for Policy {
@@ -49,6 +54,7 @@ impl From<&crate::config::Config> for Policy {
             max_retries: c.max_retries,
             retry_wait: c.retry_wait,
             rate_limit_wait: c.rate_limit_wait,
+            max_requests: c.max_requests,
         }
     }
 }
@@ -140,8 +146,17 @@ impl Fetcher {
                 if self.shutdown.is_cancelled() {
                     return Err(Error::Interrupted);
                 }
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                send().await
+                let sent = self.requests.fetch_add(1, Ordering::Relaxed);
+                if sent >= self.policy.max_requests {
+                    self.requests.fetch_sub(1, Ordering::Relaxed);
+                    return Err(Error::RequestBudget(sent));
+                }
+                // A request in flight is dropped (its connection closed) when the run is
+                // asked to stop: nothing it would have brought is written.
+                tokio::select! {
+                    result = send() => result,
+                    _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
+                }
             };
             let error = match result {
                 Ok(value) => {
@@ -152,6 +167,16 @@ impl Fetcher {
                 }
                 Err(e) => e,
             };
+            if let Error::Status { url, .. } = &error
+                && let Some(asked) = error.retry_after().filter(|a| *a > MAX_RETRY_AFTER)
+                && error.is_rate_limited()
+            {
+                return Err(Error::WaitTooLong {
+                    url: url.clone(),
+                    asked,
+                    limit: MAX_RETRY_AFTER,
+                });
+            }
             if !error.should_retry() || attempt >= self.policy.max_retries {
                 return Err(error);
             }

@@ -9,10 +9,16 @@
 //! where it does not, the tree is walked down from the root, counting, to find the partitions
 //! that changed, and those are fetched again.
 //!
+//! Upstream is checked, not trusted: a split's parts are counted with it and must add up to
+//! it; a page must hold what was asked for (or, consistently, at least [`MIN_ROWS`]), must not
+//! be empty or repeat the last one before the count is reached, and may hold only records of
+//! the window asked for. What fails a check is counted once more, then the partition fails.
+//!
 //! Requests go through [`fetch::Fetcher`]; SQL runs on the writer thread ([`Writer`]). This
 //! module does neither itself.
 
 pub mod fetch;
+pub mod pages;
 pub mod survey;
 
 use std::collections::VecDeque;
@@ -31,6 +37,7 @@ use crate::plan::Window;
 use crate::store::writer::Writer;
 use crate::store::{LeafCheck, Partition, PartitionState, RunStats, Store};
 use fetch::Fetcher;
+use pages::PageSize;
 
 /// How many times the count proof may send the harvest back to work in one run.
 const PROOF_ROUNDS: usize = 3;
@@ -38,6 +45,12 @@ const PROOF_ROUNDS: usize = 3;
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// How often an observer hears of progress.
 const OBSERVE_EVERY: Duration = Duration::from_millis(200);
+/// The smallest page asked for when upstream serves short pages or refuses a page size (the
+/// service's own default `rows`); a service that serves fewer is not believed.
+pub const MIN_ROWS: u64 = 100;
+
+/// What an interrupted run says.
+const INTERRUPTED: &str = "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped";
 
 /// How a harvest ended.
 #[derive(Debug)]
@@ -66,13 +79,24 @@ pub struct Progress {
 pub type Observer = Box<dyn Fn(Progress) + Send + Sync>;
 
 /// A partition waiting for work, with the count its parent's split suggests (children of a
-/// split likely to be leaves are counted with a full first page, saving a request).
-type Work = (Partition, Option<u64>);
+/// split likely to be leaves are counted with a full first page, saving a request), and that
+/// first page when the split already fetched it.
+type Work = (Partition, Option<u64>, Option<First>);
+
+/// A page at offset 0 already fetched, with the rows it asked for.
+type First = (Page, u64);
 
 struct Harvest {
     fetch: Fetcher,
     writer: Writer,
-    rows: u64,
+    /// Records per page (see [`pages`]), lowered for the rest of the run when upstream serves
+    /// fewer (short pages) or refuses as many (a 400 at offset 0), never below `min_rows`.
+    pages: PageSize,
+    /// The smallest page size believed: [`MIN_ROWS`], or `rows` when configured lower.
+    min_rows: u64,
+    /// The largest page upstream served this run: a 400 for a larger one is about `rows`,
+    /// not about how far upstream pages.
+    served_max: AtomicU64,
     /// The most records one query may page through: `paging_cap`, lowered for the rest of the
     /// run when upstream refuses to page as far (a 400 past its own cap).
     cap: AtomicU64,
@@ -103,13 +127,35 @@ pub async fn run_observed(
 ) -> Result<Outcome> {
     let window = config.window();
     let source = config.base_url.clone();
+    store.tune_for_harvest(config.cache_mb)?;
     let writer = Writer::spawn(store, config.concurrency.get() as usize * 2);
+    {
+        let (source, window) = (source.clone(), window.clone());
+        writer
+            .call(move |s| s.check_mirror(&source, &window).map(drop))
+            .await?;
+    }
+    // The source is recorded (by `begin_run`) only once it answered: a first run against a
+    // mistyped --base-url binds the database to nothing.
+    match check_fields(&fetcher).await {
+        Err(Error::Interrupted) => {
+            return Ok(Outcome {
+                complete: false,
+                message: INTERRUPTED.into(),
+                stats: fetcher.stats(),
+            });
+        }
+        other => other?,
+    }
     let run_id = {
         let window = window.clone();
         writer
             .call(move |s| s.begin_run(&source, &window, &query::criteria))
             .await?
     };
+    if writer.call(|s| s.defer_query_indexes()).await? {
+        info!("first harvest of this mirror: its query indexes are built once it is complete");
+    }
     if config.full_refresh || config.recheck_recent > 0 {
         let since = (!config.full_refresh).then(|| survey::recheck_since(config));
         let n = writer.call(move |s| s.refetch_done(since)).await?;
@@ -118,7 +164,9 @@ pub async fn run_observed(
     let h = Arc::new(Harvest {
         fetch: fetcher,
         writer,
-        rows: config.rows.get(),
+        pages: PageSize::new(config.rows),
+        min_rows: config.rows.map_or(MIN_ROWS, |r| MIN_ROWS.min(r.get())),
+        served_max: AtomicU64::new(0),
         cap: AtomicU64::new(config.paging_cap.get()),
         leaf_attempts: config.leaf_attempts.get(),
         written: AtomicU64::new(0),
@@ -139,20 +187,35 @@ pub async fn run_observed(
             Some(*total),
         ),
         Ok(Proof::Incomplete(why)) => {
-            ("incomplete", format!("incomplete: {why}; rerunning `oac-mirror harvest` continues where this run stopped"), None)
+            let quarantined = match stats.records_rejected {
+                0 => String::new(),
+                n => format!("; {n} record(s) quarantined by this run (see rejected_records)"),
+            };
+            (
+                "incomplete",
+                format!(
+                    "incomplete: {why}{quarantined}; rerunning `oac-mirror harvest` continues where this run stopped"
+                ),
+                None,
+            )
         }
-        Err(Error::Interrupted) => (
-            "interrupted",
-            "interrupted: progress is saved; rerunning `oac-mirror harvest` continues where this run stopped".to_owned(),
-            None,
-        ),
+        Err(Error::Interrupted) => ("interrupted", INTERRUPTED.to_owned(), None),
         Err(e) => ("error", format!("stopped: {}", e.report()), None),
     };
     let h = Arc::into_inner(h).expect("no task outlives the harvest");
     let end = {
         let (stats, outcome, message) = (stats.clone(), outcome.to_owned(), message.clone());
         h.writer
-            .call(move |s| s.end_run(run_id, &stats, &outcome, &message, proven))
+            .call(move |s| {
+                s.end_run(run_id, &stats, &outcome, &message, proven)?;
+                if proven.is_some() {
+                    let built = s.build_query_indexes()?;
+                    if built > 0 {
+                        info!(indexes = built, "built the query indexes");
+                    }
+                }
+                s.checkpoint()
+            })
             .await
     };
     drop(h.writer.close());
@@ -180,7 +243,6 @@ async fn drive(
     concurrency: usize,
     shutdown: &CancellationToken,
 ) -> Result<Proof> {
-    check_fields(h).await?;
     for round in 0..PROOF_ROUNDS {
         let queue = h.writer.call(|s| s.unfinished()).await?;
         // A partition sent back to counting keeps its last count: a hint that it likely
@@ -191,7 +253,7 @@ async fn drive(
                 let hint = (p.state == PartitionState::New)
                     .then_some(p.count)
                     .flatten();
-                (p, hint)
+                (p, hint, None)
             })
             .collect();
         work(h, queue, concurrency, shutdown).await?;
@@ -262,8 +324,8 @@ async fn drive(
 
 /// Compares upstream's `/fields` with the 16 known fields: a new one is logged (and kept with
 /// its records), a missing one stops the run.
-async fn check_fields(h: &Harvest) -> Result<()> {
-    let fields = h.fetch.fields().await?;
+async fn check_fields(fetch: &Fetcher) -> Result<()> {
+    let fields = fetch.fields().await?;
     let missing: Vec<String> = record::KNOWN_FIELDS
         .iter()
         .filter(|k| !fields.iter().any(|f| f == *k))
@@ -275,11 +337,7 @@ async fn check_fields(h: &Harvest) -> Result<()> {
         .filter(|k| k != "paragraphNumber")
         .collect();
     if !missing.is_empty() {
-        let url = h
-            .fetch
-            .client()
-            .records_url()
-            .replace("/records", "/fields");
+        let url = fetch.client().records_url().replace("/records", "/fields");
         return Err(Error::SchemaDrift { url, missing });
     }
     for f in fields
@@ -309,18 +367,27 @@ async fn work(
     let mut fatal = None;
     loop {
         while fatal.is_none() && !shutdown.is_cancelled() && tasks.len() < concurrency {
-            let Some((p, hint)) = queue.pop_front() else {
+            let Some((p, hint, first)) = queue.pop_front() else {
                 break;
             };
             let h = Arc::clone(h);
-            tasks.spawn(async move { h.process(p, hint).await });
+            tasks.spawn(async move { h.process(p, hint, first).await });
         }
         if tasks.is_empty() {
             break;
         }
         tokio::select! {
             done = tasks.join_next() => match done.expect("tasks is not empty") {
-                Ok(Ok(more)) => queue.extend(more),
+                Ok(Ok(more)) => {
+                    // Parts that come with their first page are worked on next, so that
+                    // pages do not pile up in the queue (memory stays flat).
+                    let (now, later): (Vec<Work>, Vec<Work>) =
+                        more.into_iter().partition(|w| w.2.is_some());
+                    for w in now.into_iter().rev() {
+                        queue.push_front(w);
+                    }
+                    queue.extend(later);
+                }
                 Ok(Err(e)) => {
                     if fatal.is_none() {
                         shutdown_others(&e, shutdown);
@@ -410,16 +477,32 @@ impl Harvest {
         self.cap.load(Ordering::Relaxed)
     }
 
+    /// Records a page asks for now, before the cap.
+    fn rows(&self) -> u64 {
+        self.pages.rows(u64::MAX)
+    }
+
+    /// Lowers the page size for the rest of the run (never below `min_rows`); returns it.
+    fn lower_rows(&self, rows: u64) -> u64 {
+        self.pages.lower(rows.max(self.min_rows));
+        self.rows()
+    }
+
     /// One count of `window` upstream.
     async fn count(&self, window: &Window) -> Result<u64> {
         survey::count(&self.fetch, window).await
     }
 
     /// Does the work one partition needs; returns new partitions to work on.
-    async fn process(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
+    async fn process(
+        &self,
+        p: Partition,
+        hint: Option<u64>,
+        first: Option<First>,
+    ) -> Result<Vec<Work>> {
         let id = p.id;
         let label = p.window.clone();
-        match self.process_inner(p, hint).await {
+        match self.process_inner(p, hint, first).await {
             Err(e) if !e.is_fatal() => {
                 let text = e.report();
                 warn!(partition = %label, error = %text, "partition failed; it is retried on the next run");
@@ -430,9 +513,14 @@ impl Harvest {
         }
     }
 
-    async fn process_inner(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
+    async fn process_inner(
+        &self,
+        p: Partition,
+        hint: Option<u64>,
+        first: Option<First>,
+    ) -> Result<Vec<Work>> {
         match p.state {
-            PartitionState::New => self.count_and_plan(p, hint).await,
+            PartitionState::New => self.count_and_plan(p, hint, first).await,
             PartitionState::Pending => self.page_leaf(p, None).await,
             _ => Ok(vec![]),
         }
@@ -440,27 +528,24 @@ impl Harvest {
 
     /// Counts a new partition, with a full first page when it is likely a leaf. Splits it
     /// when it holds more than one query may page through; otherwise pages it.
-    async fn count_and_plan(&self, p: Partition, hint: Option<u64>) -> Result<Vec<Work>> {
-        let criteria = query::criteria(&p.window);
+    async fn count_and_plan(
+        &self,
+        p: Partition,
+        hint: Option<u64>,
+        first: Option<First>,
+    ) -> Result<Vec<Work>> {
         let cap = self.cap();
-        let rows = if hint.is_some_and(|n| n <= cap) {
-            self.rows.min(cap)
-        } else {
-            1
-        };
-        let page = match self.fetch.records(&p.window, &criteria, 0, rows).await {
-            Err(e) if e.is_too_large() && rows > 1 => {
-                self.fetch.records(&p.window, &criteria, 0, 1).await?
-            }
-            other => other?,
+        let (page, asked) = match first {
+            Some(first) => first,
+            None => self.first_page(&p.window, hint).await?,
         };
         let count = page.num_found;
         if count > cap {
             let Some(parts) = p.window.split() else {
                 return Err(Error::CannotSplit { count, cap });
             };
+            let (count, firsts) = self.count_parts(&p.window, count, &parts).await?;
             debug!(partition = %p.window, count, parts = parts.len(), "splitting");
-            let hint = count / parts.len() as u64;
             let parts: Vec<_> = parts
                 .into_iter()
                 .map(|w| {
@@ -473,22 +558,96 @@ impl Harvest {
                 .writer
                 .call(move |s| s.split(id, count, &parts))
                 .await?;
-            return Ok(children.into_iter().map(|c| (c, Some(hint))).collect());
+            return Ok(children
+                .into_iter()
+                .zip(firsts)
+                .map(|(c, (n, first))| (c, Some(n), first))
+                .collect());
         }
         let id = p.id;
         let leaf = self
             .writer
             .call(move |s| s.start_leaf(id, count, None))
             .await?;
-        self.page_leaf(leaf, Some(page)).await
+        self.page_leaf(leaf, Some((page, asked))).await
+    }
+
+    /// The page at offset 0 of `window`: a full one when `hint` says it likely fits one query,
+    /// else one record (just the count).
+    async fn first_page(&self, window: &Window, hint: Option<u64>) -> Result<First> {
+        let criteria = query::criteria(window);
+        let cap = self.cap();
+        let rows = if hint.is_some_and(|n| n <= cap) {
+            self.rows().min(cap)
+        } else {
+            1
+        };
+        match self.fetch.records(window, &criteria, 0, rows).await {
+            Err(e) if (e.is_too_large() || e.is_bad_request()) && rows > 1 => {
+                if e.is_bad_request() {
+                    let rows = self.lower_rows(rows / 2);
+                    warn!(partition = %window, rows, "upstream refused the page size; asking for fewer rows");
+                }
+                Ok((self.fetch.records(window, &criteria, 0, 1).await?, 1))
+            }
+            other => Ok((other?, rows)),
+        }
+    }
+
+    /// Counts the parts of a split of `window`, whose upstream count is `count`, and checks
+    /// that they add up to it: when they do not, the parent and its parts are counted once
+    /// more, and if they still disagree upstream's counts cannot be trusted and the partition
+    /// fails. Returns the parent's count and each part's count with its first page.
+    async fn count_parts(
+        &self,
+        window: &Window,
+        count: u64,
+        parts: &[Window],
+    ) -> Result<(u64, Vec<(u64, Option<First>)>)> {
+        let hint = count / parts.len() as u64;
+        let mut firsts = Vec::with_capacity(parts.len());
+        for w in parts {
+            let first = self.first_page(w, Some(hint)).await?;
+            firsts.push((first.0.num_found, Some(first)));
+        }
+        let sum: u64 = firsts.iter().map(|(n, _)| n).sum();
+        if sum == count {
+            return Ok((count, firsts));
+        }
+        warn!(partition = %window, count, parts = sum, "the parts of a split do not add up; counting them again");
+        let again = self.count(window).await?;
+        let mut counts = Vec::with_capacity(parts.len());
+        for w in parts {
+            counts.push(self.count(w).await?);
+        }
+        let sum_again: u64 = counts.iter().sum();
+        if sum_again == again {
+            return Ok((again, counts.into_iter().map(|n| (n, None)).collect()));
+        }
+        let each: Vec<String> = counts.iter().map(u64::to_string).collect();
+        Err(Error::Unverified(format!(
+            "upstream's counts do not add up: it claims {again} records in {window} (before: {count}) but {sum_again} in its {} parts ({}), counted twice; its counts cannot be trusted here",
+            parts.len(),
+            each.join(" + ")
+        )))
     }
 
     /// Pages a leaf from its checkpoint and verifies it, fetching it again while the ids it
     /// stored disagree with its count, up to `leaf_attempts` times. Returns the partition to
     /// count again when upstream's count outgrew `paging_cap` meanwhile.
-    async fn page_leaf(&self, mut leaf: Partition, mut first: Option<Page>) -> Result<Vec<Work>> {
+    ///
+    /// Pages are checked: a short page (fewer records than asked before the count is reached)
+    /// lowers the page size to what was served, but not below `min_rows`; a shorter one, an
+    /// empty one or the same page again has the leaf counted once more, and fails it when the
+    /// count did not move (or when it happens again). Records outside the leaf's window are
+    /// quarantined, never stored, and keep the leaf from being verified.
+    async fn page_leaf(&self, mut leaf: Partition, mut first: Option<First>) -> Result<Vec<Work>> {
         let criteria = query::criteria(&leaf.window);
-        let mut rows = self.rows;
+        let mut rows = self.rows();
+        let mut recounted = false;
+        // The ids of the last page stored, to see the same page served again.
+        let mut last_ids: Option<Vec<String>> = None;
+        let mut outside = 0u64;
         loop {
             let count = leaf.count.expect("a leaf has a count");
             while leaf.next_offset < count {
@@ -504,10 +663,11 @@ impl Harvest {
                     return Ok(vec![(
                         self.writer.call(move |s| s.partition(id)).await?,
                         None,
+                        None,
                     )]);
                 }
-                let page = match first.take() {
-                    Some(page) => page,
+                let (page, ask) = match first.take() {
+                    Some(first) => first,
                     None => {
                         let ask = rows.min(cap - start).max(1);
                         match self
@@ -520,15 +680,27 @@ impl Harvest {
                                 warn!(partition = %leaf.window, rows, "response too large; asking for fewer rows");
                                 continue;
                             }
-                            Err(e) if e.is_bad_request() && start > 0 => {
+                            Err(e)
+                                if e.is_bad_request()
+                                    && ask > self.min_rows
+                                    && (start == 0
+                                        || ask > self.served_max.load(Ordering::Relaxed)) =>
+                            {
+                                // Never served a page this large: the page size is refused.
+                                rows = self.lower_rows(ask / 2);
+                                warn!(partition = %leaf.window, rows, error = %e.report(),
+                                    "upstream refused the page size; asking for fewer rows");
+                                continue;
+                            }
+                            Err(e) if e.is_bad_request() && start >= self.min_rows => {
                                 // The same criteria answered at offset 0, so the offset is what
                                 // upstream refused: every start + rows up to `start` was served.
                                 self.cap.fetch_min(start, Ordering::Relaxed);
-                                warn!(partition = %leaf.window, start, rows = ask, error = %e,
+                                warn!(partition = %leaf.window, start, rows = ask, error = %e.report(),
                                     "upstream refused to page this far; lowering paging_cap to {start} and splitting");
                                 continue;
                             }
-                            other => other?,
+                            other => (other?, ask),
                         }
                     }
                 };
@@ -540,6 +712,7 @@ impl Harvest {
                     match self.again(&leaf, page.num_found, reason).await? {
                         Some(restarted) => {
                             leaf = restarted;
+                            (outside, last_ids) = (0, None);
                             continue;
                         }
                         None => {
@@ -547,14 +720,85 @@ impl Harvest {
                             return Ok(vec![(
                                 self.writer.call(move |s| s.partition(id)).await?,
                                 None,
+                                None,
                             )]);
                         }
                     }
                 }
-                if page.docs.is_empty() {
-                    break;
+                let served = page.docs.len() as u64;
+                self.served_max.fetch_max(served, Ordering::Relaxed);
+                let wanted = ask.min(count - start);
+                let ids: Option<Vec<String>> = page
+                    .docs
+                    .iter()
+                    .map(|d| d.get("id").and_then(|v| v.as_str()).map(str::to_owned))
+                    .collect();
+                let problem = if served == 0 {
+                    Some(format!(
+                        "upstream claims {count} records but sent an empty page at offset {start}"
+                    ))
+                } else if ids.is_some() && ids == last_ids {
+                    Some(format!(
+                        "upstream claims {count} records but sent the same {served} again at offset {start}"
+                    ))
+                } else if served < wanted && served < self.min_rows {
+                    Some(format!(
+                        "upstream claims {count} records but sent {served} of the {ask} asked for at offset {start} (fewer than {} a page)",
+                        self.min_rows
+                    ))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    match self
+                        .check_count(&leaf, count, problem, &mut recounted)
+                        .await?
+                    {
+                        Some(restarted) => {
+                            leaf = restarted;
+                            (outside, last_ids) = (0, None);
+                            continue;
+                        }
+                        None => {
+                            let id = leaf.id;
+                            return Ok(vec![(
+                                self.writer.call(move |s| s.partition(id)).await?,
+                                None,
+                                None,
+                            )]);
+                        }
+                    }
                 }
-                leaf = self.store_page(leaf, page).await?;
+                if served < wanted {
+                    // A consistent short page: upstream serves at most this many a page.
+                    rows = self.lower_rows(served).min(rows);
+                    warn!(partition = %leaf.window, rows, "upstream served fewer records than asked; asking for {rows} a page");
+                }
+                last_ids = ids;
+                let (stored, out) = self.store_page(leaf, page).await?;
+                leaf = stored;
+                outside += out;
+            }
+            if outside > 0 {
+                // Records upstream sent outside the window prove nothing about it: the leaf is
+                // not verified (and nothing in it marked deleted) on their account.
+                let reason = format!(
+                    "upstream sent {outside} record(s) outside the window asked for ({}); they are quarantined in rejected_records, not stored",
+                    leaf.window
+                );
+                leaf = match self.again(&leaf, count, reason).await? {
+                    Some(restarted) => restarted,
+                    None => {
+                        let id = leaf.id;
+                        return Ok(vec![(
+                            self.writer.call(move |s| s.partition(id)).await?,
+                            None,
+                            None,
+                        )]);
+                    }
+                };
+                (outside, last_ids) = (0, None);
+                continue;
             }
             let check = {
                 let leaf = leaf.clone();
@@ -573,9 +817,36 @@ impl Harvest {
                         .again(&leaf, expected, reason)
                         .await?
                         .expect("the count still fits");
+                    last_ids = None;
                 }
             }
         }
+    }
+
+    /// A page that does not fit the leaf's count (`problem`): the leaf is counted once more.
+    /// When the count moved, the leaf is fetched again against it (see [`Harvest::again`]);
+    /// when it did not, or the leaf was counted again already, it fails.
+    async fn check_count(
+        &self,
+        leaf: &Partition,
+        count: u64,
+        problem: String,
+        recounted: &mut bool,
+    ) -> Result<Option<Partition>> {
+        if *recounted {
+            return Err(Error::Unverified(format!(
+                "{problem}, again after counting once more"
+            )));
+        }
+        *recounted = true;
+        let now = self.count(&leaf.window).await?;
+        if now == count {
+            return Err(Error::Unverified(format!(
+                "{problem}; counted again, it still claims {count}"
+            )));
+        }
+        self.again(leaf, now, format!("{problem}; counted again: {now}"))
+            .await
     }
 
     /// The leaf must be fetched again (`reason` says why), now against `count`: from the start
@@ -606,13 +877,31 @@ impl Harvest {
         ))
     }
 
-    /// Checks a page's records and stores them with the leaf's next offset.
-    async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<Partition> {
+    /// Checks a page's records and stores them with the leaf's next offset; returns the leaf
+    /// and how many records lay outside its window (quarantined, not stored).
+    async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<(Partition, u64)> {
         let served = page.docs.len() as u64;
+        self.pages.observe(page.bytes, page.docs.len());
         let mut citations = Vec::with_capacity(page.docs.len());
         let mut rejected = vec![];
+        let mut outside = 0;
         for doc in page.docs {
-            match record::parse(doc) {
+            let checked = match outside_reason(&leaf.window, &doc) {
+                Some(reason) => {
+                    outside += 1;
+                    Err(record::Rejected {
+                        raw_json: doc.to_string(),
+                        reason,
+                        id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+                        create_date_time: doc
+                            .get("createDateTime")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned),
+                    })
+                }
+                None => record::parse(doc),
+            };
+            match checked {
                 Ok(c) => citations.push(c),
                 Err(r) => {
                     warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
@@ -630,6 +919,69 @@ impl Harvest {
             .call(move |s| s.put_page(id, sweep, next, &citations, &rejected))
             .await?;
         leaf.next_offset = next;
-        Ok(leaf)
+        Ok((leaf, outside))
+    }
+}
+
+/// Why `doc` does not belong to `window`, if it does not: its `createDateTime` (compared as
+/// upstream compares it, as a string) is missing or outside the range, or its `id` does not
+/// start with the window's prefix.
+fn outside_reason(window: &Window, doc: &serde_json::Value) -> Option<String> {
+    let stamp = doc.get("createDateTime").and_then(|v| v.as_str());
+    let (lo, hi) = (window.lo.to_string(), window.hi.to_string());
+    let in_range = stamp.is_some_and(|s| lo.as_str() <= s && s <= hi.as_str());
+    if !in_range {
+        return Some(format!(
+            "createDateTime {} is outside the window asked for ({window})",
+            stamp.map_or("missing".into(), |s| format!("{s:?}"))
+        ));
+    }
+    if !window.id_prefix.is_empty() {
+        let id = doc.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        if !id.starts_with(&window.id_prefix) {
+            return Some(format!(
+                "id {id:?} does not start with {:?}, the prefix asked for",
+                window.id_prefix
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Stamp;
+    use serde_json::json;
+
+    #[test]
+    fn records_outside_the_window_or_prefix_are_told_apart() {
+        let lo = Stamp::parse("2025-07-04T10:00:00").unwrap();
+        let mut w = Window {
+            lo,
+            hi: Stamp(lo.0 + 9),
+            id_prefix: String::new(),
+        };
+        let doc = |id: &str, stamp: &str| json!({"id": id, "createDateTime": stamp});
+        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:00")), None);
+        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:09")), None);
+        for stamp in [
+            "2025-07-04T09:59:59",
+            "2025-07-04T10:00:10",
+            // upstream compares strings: a fraction sorts after the last whole second
+            "2025-07-04T10:00:09.5",
+        ] {
+            let why = outside_reason(&w, &doc("ab", stamp)).unwrap();
+            assert!(why.contains("outside the window"), "{why}");
+        }
+        assert!(
+            outside_reason(&w, &json!({"id": "ab"}))
+                .unwrap()
+                .contains("missing")
+        );
+        w.id_prefix = "a".into();
+        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:01")), None);
+        let why = outside_reason(&w, &doc("bb", "2025-07-04T10:00:01")).unwrap();
+        assert!(why.contains("prefix"), "{why}");
     }
 }

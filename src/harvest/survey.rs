@@ -261,7 +261,7 @@ pub struct Planned {
 pub async fn plan(config: &Config, fetch: &Fetcher) -> Result<Plan> {
     let window = config.window();
     let cost = Cost {
-        rows: config.rows.get(),
+        rows: super::pages::PageSize::new(config.rows).rows(config.paging_cap.get()),
         cap: config.paging_cap.get(),
     };
     let mut windows = vec![];
@@ -512,8 +512,23 @@ impl std::fmt::Display for Verification {
             "whole window: local {}, upstream {}",
             self.local_total, self.upstream_total
         )?;
+        let unfinished = self
+            .differences
+            .iter()
+            .filter(|d| {
+                ![PartitionState::Done, PartitionState::Split]
+                    .iter()
+                    .any(|s| s.as_str() == d.state)
+            })
+            .count();
         if self.agrees() {
             writeln!(f, "every count agrees")
+        } else if unfinished > 0 {
+            writeln!(
+                f,
+                "{} partition(s) differ, {unfinished} of them not finished by a harvest yet: rerunning `oac-mirror harvest` continues them",
+                self.differences.len()
+            )
         } else {
             writeln!(
                 f,

@@ -61,6 +61,11 @@ pub struct Misbehaviour {
     pub fault_rate: f64,
     pub kinds: Vec<Fault>,
     pub seed: u64,
+    /// Service time of every `/records` answer: this long, plus `ms_per_mb` for each MB of the
+    /// body, like the Open Data Portal (about 300 ms plus 100 ms per MB). The request stays in
+    /// flight meanwhile, so `max_in_flight` sees it.
+    pub latency: Duration,
+    pub ms_per_mb: f64,
     /// Pages past offset 0 of any window holding this `createDateTime` always answer 503: one
     /// partition that keeps failing while the others succeed.
     pub broken_stamp: Option<String>,

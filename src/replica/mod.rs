@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -273,6 +274,11 @@ async fn records(
     {
         shared.tracker.count("413");
         return error(StatusCode::PAYLOAD_TOO_LARGE, "Response too large");
+    }
+    let service_time = misbehaviour.latency
+        + Duration::from_secs_f64(misbehaviour.ms_per_mb.max(0.0) * body.len() as f64 / 1e9);
+    if !service_time.is_zero() {
+        tokio::time::sleep(service_time).await;
     }
     let json_header = [(axum::http::header::CONTENT_TYPE, "application/json")];
     if let Some(fault) = fault {

@@ -5,6 +5,7 @@
 //! The store never talks HTTP; it is told what upstream said (counts, pages) and records it, each
 //! page in one transaction with the checkpoint that describes it.
 
+pub mod indexes;
 pub mod lock;
 mod partitions;
 mod records;
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 
 pub(crate) use partitions::{CURRENT_REJECTS, state_in};
 pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
-pub use status::{FailedPartition, RunSummary, Status};
+pub use status::{FailedPartition, Packed, RunSummary, Status};
 
 /// The numbered SQL files in `migrations/`, in order. Never edit or reorder a released one;
 /// add a new one.
@@ -28,6 +29,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_handoff.sql"),
     include_str!("../../migrations/0003_refresh.sql"),
 ];
+
+/// WAL pages between automatic checkpoints during a harvest (SQLite's default is 1,000): about
+/// 80 MB of WAL with 4 KB pages.
+pub const WAL_CHECKPOINT_PAGES: i64 = 20_000;
+/// The size a WAL is cut back to after a checkpoint.
+pub const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// An open database.
 pub struct Store {
@@ -38,6 +45,8 @@ pub struct Store {
     /// The run this store is recording (see `begin_run`) and when it started: pages and
     /// leaves add what they changed to its row.
     run: Option<(i64, String)>,
+    /// When the open batch of pages began (see [`Store::flush`]).
+    batch: Option<std::time::Instant>,
     /// Held by a store opened for harvesting: no second harvest while it lives.
     _lock: Option<lock::HarvestLock>,
 }
@@ -92,6 +101,7 @@ impl Store {
             caches: Default::default(),
             next_sweep: 0,
             run: None,
+            batch: None,
             _lock: lock,
         };
         store.migrate()?;
@@ -121,7 +131,16 @@ impl Store {
         .map_err(Error::sqlite(format!("open {}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::sqlite("set busy timeout"))?;
-        if identify(&conn, path)? == Found::New {
+        let (conn, found) = match identify(&conn, path) {
+            Err(e) if cannot_write_beside(&e) && immutable_will_do(path) => {
+                drop(conn);
+                let conn = open_immutable(path).map_err(|_| e)?;
+                let found = identify(&conn, path)?;
+                (conn, found)
+            }
+            other => (conn, other?),
+        };
+        if found == Found::New {
             return Err(Error::NotAMirror {
                 path: path.to_owned(),
                 problem: "it has no oac-mirror schema (PRAGMA user_version is 0)".into(),
@@ -133,8 +152,94 @@ impl Store {
             caches: Default::default(),
             next_sweep: 0,
             run: None,
+            batch: None,
             _lock: None,
         })
+    }
+
+    /// Sizes SQLite for a harvest's bulk writes: a page cache of `cache_mb` MB, so that the
+    /// index pages a page of records touches stay in memory instead of being read back; statement
+    /// journals in memory; and a WAL checkpointed every [`WAL_CHECKPOINT_PAGES`] pages rather than
+    /// every 1,000, then cut back to [`WAL_SIZE_LIMIT`] bytes, so that a hot index page is copied
+    /// to the database file once per checkpoint, not once per commit. Foreign keys are not
+    /// enforced while harvesting: the writer stores every application, action and reference
+    /// before the records that point to it, in the same transaction, and checking costs two
+    /// index lookups per record (the tests check the finished mirror with
+    /// `PRAGMA foreign_key_check`).
+    pub fn tune_for_harvest(&self, cache_mb: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "foreign_keys", false)
+            .map_err(Error::sqlite("set foreign_keys"))?;
+        let kib = -(i64::from(cache_mb) * 1024);
+        self.conn
+            .pragma_update(None, "cache_size", kib)
+            .map_err(Error::sqlite("set cache_size"))?;
+        self.conn
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(Error::sqlite("set temp_store"))?;
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .map_err(Error::sqlite("set wal_autocheckpoint"))?;
+        self.conn
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(Error::sqlite("set journal_size_limit"))
+    }
+
+    /// Opens a batch of pages unless one is open: one transaction that pages join as
+    /// savepoints, committed by [`Store::flush`] within [`writer::BATCH_WINDOW`]. Every write
+    /// of the store runs in a savepoint, inside the batch when one is open: a page and its
+    /// checkpoint still commit together, and a kill loses at most the batch, whose pages are
+    /// fetched again from the last committed checkpoint.
+    fn begin_batch(&mut self) -> Result<()> {
+        if self.batch.is_none() {
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(Error::sqlite("begin a batch of pages"))?;
+            self.batch = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    /// How long until the open batch is due to be committed: `None` without one, zero when due.
+    pub fn batch_due_in(&self) -> Option<std::time::Duration> {
+        self.batch
+            .map(|started| writer::BATCH_WINDOW.saturating_sub(started.elapsed()))
+    }
+
+    /// Commits the open batch of pages, if any. When that fails nothing of the batch is kept:
+    /// its pages are fetched again, and the dimension ids cached meanwhile are forgotten.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.batch.take().is_none() {
+            return Ok(());
+        }
+        let committed = self
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(Error::sqlite("commit a batch of pages"));
+        if committed.is_err() {
+            self.batch = Some(std::time::Instant::now());
+            self.abandon_batch();
+        }
+        committed
+    }
+
+    /// Rolls the open batch back (a page failed half-written, or the commit failed): its
+    /// checkpoints roll back with its records, so its pages are fetched again; the dimension
+    /// ids cached meanwhile are forgotten.
+    fn abandon_batch(&mut self) {
+        if self.batch.take().is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.caches = Default::default();
+    }
+
+    /// Commits the open batch, then copies the WAL into the database and empties it, so that a
+    /// finished run leaves no large `-wal` file beside the mirror.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.flush()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(Error::sqlite("checkpoint the WAL"))
     }
 
     pub fn path(&self) -> &Path {
@@ -181,6 +286,56 @@ impl Store {
             .map(Option::flatten)
             .map_err(Error::sqlite(format!("read meta {key}")))
     }
+}
+
+impl Drop for Store {
+    /// A store dropped with an open batch commits it (a writer thread that ends normally has
+    /// done so already).
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %e.report(), "committing the last batch of pages failed; they are fetched again");
+        }
+    }
+}
+
+/// True when a read-only open failed because SQLite cannot write beside the file: a WAL
+/// database needs its `-shm` file, which a read-only directory or file system refuses.
+fn cannot_write_beside(e: &Error) -> bool {
+    match e {
+        Error::Sqlite { source, .. } => matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        ),
+        _ => false,
+    }
+}
+
+/// True when nothing is waiting in a `-wal` file beside `path`, so that reading the file
+/// alone (immutable) reads everything.
+fn immutable_will_do(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).map_or(true, |m| m.len() == 0)
+}
+
+/// Opens `path` as an immutable file (no locks, no `-shm`): for a mirror in a directory this
+/// process cannot write.
+fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut uri = String::from("file:");
+    for byte in absolute.to_string_lossy().bytes() {
+        match byte {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(byte as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
 }
 
 /// Refuses a `--db` that cannot hold a database: a directory, or a file in a directory that

@@ -199,10 +199,7 @@ impl Store {
     ) -> Result<i64> {
         let (root, growth) = self.check_mirror(source, window)?;
         let at = now();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(Error::sqlite("begin run"))?;
+        let tx = self.conn.savepoint().map_err(Error::sqlite("begin run"))?;
         let insert = |parent: Option<i64>, w: &Window, state: PartitionState| {
             tx.execute(
                 "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at)
@@ -373,7 +370,7 @@ impl Store {
         let at = now();
         let tx = self
             .conn
-            .transaction()
+            .savepoint()
             .map_err(Error::sqlite("begin split"))?;
         tx.execute(
             "UPDATE partitions SET state = ?4, upstream_count = ?2, next_offset = 0, sweep = NULL, updated_at = ?3 WHERE partition_id = ?1",
@@ -400,10 +397,7 @@ impl Store {
     pub fn start_leaf(&mut self, id: i64, count: u64, reason: Option<&str>) -> Result<Partition> {
         let sweep = self.next_sweep;
         self.next_sweep += 1;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(Error::sqlite("begin leaf"))?;
+        let tx = self.conn.savepoint().map_err(Error::sqlite("begin leaf"))?;
         tx.execute(
             "UPDATE partitions SET state = ?7, upstream_count = ?2, next_offset = 0, sweep = ?3,
                 attempts = attempts + ?4, last_error = coalesce(?5, last_error), updated_at = ?6 WHERE partition_id = ?1",
@@ -425,7 +419,7 @@ impl Store {
         let (range, args) = range_clause(&leaf.window);
         let tx = self
             .conn
-            .transaction()
+            .savepoint()
             .map_err(Error::sqlite("begin leaf check"))?;
         let stored: u64 = tx
             .query_row(
@@ -597,7 +591,7 @@ impl Store {
         let at = now();
         let tx = self
             .conn
-            .transaction()
+            .savepoint()
             .map_err(Error::sqlite("begin run end"))?;
         tx.execute(
             "UPDATE runs SET ended_at = ?2, outcome = ?3, message = ?4, requests = ?5, retries = ?6, rate_limited = ?7,
@@ -631,7 +625,7 @@ impl Store {
 /// window growth (a `split` without a count of its own), descending through those joins, which
 /// are collected in `joins`.
 fn growth_parts(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     node: &Partition,
     parts: &mut Vec<(i64, Window)>,
     joins: &mut Vec<i64>,
@@ -662,7 +656,7 @@ type InsertPartition<'a> = dyn Fn(Option<i64>, &Window, PartitionState) -> Resul
 /// Puts a balanced tree of joins (`split` partitions without a count) over `parts`, which tile
 /// a window in order; the top is the root. Returns the top's id.
 fn join(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     parts: &[(i64, Window)],
     insert: &InsertPartition<'_>,
 ) -> Result<i64> {

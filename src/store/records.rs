@@ -1,9 +1,10 @@
 //! Writing pages of records: the normalized upsert and the quarantine, in one transaction with
 //! the checkpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, now};
 use crate::api::record::{Citation, Rejected};
@@ -11,28 +12,84 @@ use crate::error::{Error, Result};
 use crate::reference::{self, ParsedReference};
 
 /// Ids of dimension rows already written, so that most records need one statement, not four.
-/// Bounded: cleared when full, which costs a few lookups and nothing else.
+/// Each map is bounded by [`CACHE_LIMIT`] and forgets its least recently used half at a time
+/// (see [`Generations`]), so the hot rows stay cached however large the harvest. Keys are the
+/// row's key columns encoded into one byte string (see [`Key`]), built in a buffer that is
+/// reused, so that a hit allocates nothing.
 #[derive(Default)]
 pub(super) struct Caches {
-    applications: HashSet<String>,
-    actions: HashMap<ActionKey, i64>,
-    references: HashMap<(Option<String>, Option<String>), i64>,
+    applications: Generations<()>,
+    actions: Generations<i64>,
+    references: Generations<i64>,
+    key: Key,
 }
 
+/// Entries per generation of a dimension cache.
 const CACHE_LIMIT: usize = 100_000;
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ActionKey {
-    document: Option<String>,
-    application: Option<String>,
-    art_unit: Option<String>,
-    tech_center: Option<String>,
-    work_group: Option<String>,
+type FastMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+
+/// A map bounded by two generations: new entries go into the young one, an entry found in the
+/// old one moves to the young one, and when the young one is full the old one is dropped and
+/// the young one takes its place. What was used since the last turn survives it; a cache that
+/// is cleared when full instead starts cold every `CACHE_LIMIT` entries.
+pub(super) struct Generations<V> {
+    young: FastMap<V>,
+    old: FastMap<V>,
+}
+
+impl<V> Default for Generations<V> {
+    fn default() -> Self {
+        Generations {
+            young: FastMap::default(),
+            old: FastMap::default(),
+        }
+    }
+}
+
+impl<V: Copy> Generations<V> {
+    fn get(&mut self, key: &[u8]) -> Option<V> {
+        if let Some(&v) = self.young.get(key) {
+            return Some(v);
+        }
+        let (k, v) = self.old.remove_entry(key)?;
+        self.put(k, v);
+        Some(v)
+    }
+
+    fn insert(&mut self, key: &[u8], value: V) {
+        self.put(key.into(), value);
+    }
+
+    fn put(&mut self, key: Box<[u8]>, value: V) {
+        if self.young.len() >= CACHE_LIMIT {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(key, value);
+    }
+}
+
+/// The key columns of a dimension row as one byte string: each value's length, then its bytes.
+/// An absent value is the empty one, as in the tables' unique indexes (`ifnull(x, '')`).
+#[derive(Default)]
+struct Key(Vec<u8>);
+
+impl Key {
+    fn of(&mut self, values: &[&Option<String>]) -> &[u8] {
+        self.0.clear();
+        for v in values {
+            let v = v.as_deref().unwrap_or("").as_bytes();
+            self.0.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            self.0.extend_from_slice(v);
+        }
+        &self.0
+    }
 }
 
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
-    /// `next_offset`, all in one transaction.
+    /// `next_offset`, in the open batch of pages (see [`Store::flush`]): the page and its
+    /// checkpoint commit together or not at all.
     pub fn put_page(
         &mut self,
         id: i64,
@@ -41,12 +98,9 @@ impl Store {
         citations: &[Citation],
         rejected: &[Rejected],
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(Error::sqlite("begin page"))?;
+        self.begin_batch()?;
         let result = write_page(
-            &tx,
+            &self.conn,
             &mut self.caches,
             self.run.as_ref(),
             id,
@@ -55,20 +109,18 @@ impl Store {
             citations,
             rejected,
         );
-        match result {
-            Ok(()) => tx.commit().map_err(Error::sqlite("commit page")),
-            Err(e) => {
-                // The rolled-back rows may be cached; forget them all.
-                self.caches = Caches::default();
-                Err(e)
-            }
+        if result.is_err() {
+            // Part of the page may be written: nothing of the batch is kept (its pages are
+            // fetched again from the last committed checkpoint).
+            self.abandon_batch();
         }
+        result
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn write_page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     caches: &mut Caches,
     run: Option<&(i64, String)>,
     id: i64,
@@ -77,12 +129,6 @@ fn write_page(
     citations: &[Citation],
     rejected: &[Rejected],
 ) -> Result<()> {
-    if caches.applications.len() > CACHE_LIMIT
-        || caches.actions.len() > CACHE_LIMIT
-        || caches.references.len() > CACHE_LIMIT
-    {
-        *caches = Caches::default();
-    }
     let mut upsert = tx
         .prepare_cached(
             "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
@@ -117,8 +163,19 @@ fn write_page(
                 OR citations.deleted_at IS NOT NULL",
         )
         .map_err(Error::sqlite("prepare citation upsert"))?;
+    // Most records are new: one insert stores them, and only an id already stored (a
+    // refresh, a record that moved between windows) takes the upsert path below.
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
+                paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
+                office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .map_err(Error::sqlite("prepare citation insert"))?;
     // The upsert changes a stored record only when upstream changed it; one it leaves alone
-    // still moves to this sweep. Whether the id was stored before tells added from updated.
+    // still moves to this sweep.
     let mut stored = tx
         .prepare_cached("SELECT deleted_at FROM citations WHERE id = ?1")
         .map_err(Error::sqlite("prepare citation lookup"))?;
@@ -131,40 +188,44 @@ fn write_page(
     for c in citations {
         let action = action_id(tx, caches, c)?;
         let reference = reference_id(tx, caches, c)?;
-        let before: Option<Option<String>> = stored
+        let values = params![
+            c.id,
+            action,
+            reference,
+            c.action_type_category,
+            c.legal_section_code,
+            c.paragraph_number,
+            c.examiner_cited_reference_indicator,
+            c.applicant_cited_examiner_reference_indicator,
+            c.office_action_citation_reference_indicator,
+            c.create_date_time,
+            c.create_user_identifier,
+            c.extra,
+            sweep,
+        ];
+        let inserted = insert
+            .execute(values)
+            .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+        if inserted > 0 {
+            added += 1;
+            continue;
+        }
+        let deleted_at: Option<String> = stored
             .query_row([&c.id], |r| r.get(0))
-            .optional()
             .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
-        let existed = before.is_some();
-        if let (Some(Some(deleted_at)), Some((_, started))) = (&before, run)
+        if let (Some(deleted_at), Some((_, started))) = (&deleted_at, run)
             && deleted_at >= started
         {
             revived += 1;
         }
         let changed = upsert
-            .execute(params![
-                c.id,
-                action,
-                reference,
-                c.action_type_category,
-                c.legal_section_code,
-                c.paragraph_number,
-                c.examiner_cited_reference_indicator,
-                c.applicant_cited_examiner_reference_indicator,
-                c.office_action_citation_reference_indicator,
-                c.create_date_time,
-                c.create_user_identifier,
-                c.extra,
-                sweep,
-            ])
+            .execute(values)
             .map_err(Error::sqlite(format!("store record {}", c.id)))?;
-        match (existed, changed > 0) {
-            (false, _) => added += 1,
-            (true, true) => updated += 1,
-            (true, false) => {
-                seen.execute(params![c.id, sweep])
-                    .map_err(Error::sqlite(format!("store record {}", c.id)))?;
-            }
+        if changed > 0 {
+            updated += 1;
+        } else {
+            seen.execute(params![c.id, sweep])
+                .map_err(Error::sqlite(format!("store record {}", c.id)))?;
         }
     }
     if let Some((run, _)) = run
@@ -212,96 +273,90 @@ fn write_page(
     Ok(())
 }
 
-fn action_id(tx: &Transaction<'_>, caches: &mut Caches, c: &Citation) -> Result<i64> {
+fn action_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {
     if let Some(number) = &c.patent_application_number
-        && !caches.applications.contains(number)
+        && caches.applications.get(number.as_bytes()).is_none()
     {
         tx.prepare_cached("INSERT INTO applications (patent_application_number) VALUES (?1) ON CONFLICT DO NOTHING")
             .and_then(|mut s| s.execute([number]))
             .map_err(Error::sqlite("store application"))?;
-        caches.applications.insert(number.clone());
+        caches.applications.insert(number.as_bytes(), ());
     }
-    let key = ActionKey {
-        document: c.obsolete_document_identifier.clone(),
-        application: c.patent_application_number.clone(),
-        art_unit: c.group_art_unit_number.clone(),
-        tech_center: c.tech_center.clone(),
-        work_group: c.work_group.clone(),
-    };
-    if let Some(&id) = caches.actions.get(&key) {
+    let columns = [
+        &c.obsolete_document_identifier,
+        &c.patent_application_number,
+        &c.group_art_unit_number,
+        &c.tech_center,
+        &c.work_group,
+    ];
+    let key = caches.key.of(&columns);
+    if let Some(id) = caches.actions.get(key) {
         return Ok(id);
     }
-    let values = params![
-        key.document,
-        key.application,
-        key.art_unit,
-        key.tech_center,
-        key.work_group
-    ];
-    let found: Option<i64> = tx
+    let values = params![columns[0], columns[1], columns[2], columns[3], columns[4]];
+    // Insert first: a new action needs one statement; a known one (cached out) two.
+    let inserted: Option<i64> = tx
         .prepare_cached(
-            "SELECT office_action_id FROM office_actions WHERE ifnull(obsolete_document_identifier, '') = ifnull(?1, '')
-               AND ifnull(patent_application_number, '') = ifnull(?2, '') AND ifnull(group_art_unit_number, '') = ifnull(?3, '')
-               AND ifnull(tech_center, '') = ifnull(?4, '') AND ifnull(work_group, '') = ifnull(?5, '')",
+            "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number, group_art_unit_number,
+                tech_center, work_group) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING RETURNING office_action_id",
         )
         .and_then(|mut s| s.query_row(values, |r| r.get(0)).optional())
-        .map_err(Error::sqlite("look up office action"))?;
-    let id = match found {
+        .map_err(Error::sqlite("store office action"))?;
+    let id = match inserted {
         Some(id) => id,
         None => tx
             .prepare_cached(
-                "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number, group_art_unit_number,
-                    tech_center, work_group) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING office_action_id",
+                "SELECT office_action_id FROM office_actions WHERE ifnull(obsolete_document_identifier, '') = ifnull(?1, '')
+                   AND ifnull(patent_application_number, '') = ifnull(?2, '') AND ifnull(group_art_unit_number, '') = ifnull(?3, '')
+                   AND ifnull(tech_center, '') = ifnull(?4, '') AND ifnull(work_group, '') = ifnull(?5, '')",
             )
             .and_then(|mut s| s.query_row(values, |r| r.get(0)))
-            .map_err(Error::sqlite("store office action"))?,
+            .map_err(Error::sqlite("look up office action"))?,
     };
-    caches.actions.insert(key, id);
+    caches.actions.insert(caches.key.of(&columns), id);
     Ok(id)
 }
 
-fn reference_id(tx: &Transaction<'_>, caches: &mut Caches, c: &Citation) -> Result<i64> {
-    let key = (
-        c.reference_identifier.clone(),
-        c.parsed_reference_identifier.clone(),
-    );
-    if let Some(&id) = caches.references.get(&key) {
+fn reference_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {
+    let columns = [&c.reference_identifier, &c.parsed_reference_identifier];
+    let key = caches.key.of(&columns);
+    if let Some(id) = caches.references.get(key) {
         return Ok(id);
     }
-    let found: Option<i64> = tx
+    let p = parsed(c.reference_identifier.as_deref());
+    let inserted: Option<i64> = tx
         .prepare_cached(
-            "SELECT reference_id FROM cited_references WHERE ifnull(reference_identifier, '') = ifnull(?1, '')
-               AND ifnull(parsed_reference_identifier, '') = ifnull(?2, '')",
+            "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier,
+                country, document_number, kind_code, first_inventor, is_npl)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING reference_id",
         )
-        .and_then(|mut s| s.query_row(params![key.0, key.1], |r| r.get(0)).optional())
-        .map_err(Error::sqlite("look up reference"))?;
-    let id = match found {
-        Some(id) => id,
-        None => {
-            let p = parsed(key.0.as_deref());
-            tx.prepare_cached(
-                "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier,
-                    country, document_number, kind_code, first_inventor, is_npl)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING reference_id",
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    columns[0],
+                    columns[1],
+                    p.country,
+                    p.document_number,
+                    p.kind_code,
+                    p.first_inventor,
+                    p.is_npl
+                ],
+                |r| r.get(0),
             )
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        key.0,
-                        key.1,
-                        p.country,
-                        p.document_number,
-                        p.kind_code,
-                        p.first_inventor,
-                        p.is_npl
-                    ],
-                    |r| r.get(0),
-                )
-            })
-            .map_err(Error::sqlite("store reference"))?
-        }
+            .optional()
+        })
+        .map_err(Error::sqlite("store reference"))?;
+    let id = match inserted {
+        Some(id) => id,
+        None => tx
+            .prepare_cached(
+                "SELECT reference_id FROM cited_references WHERE ifnull(reference_identifier, '') = ifnull(?1, '')
+                   AND ifnull(parsed_reference_identifier, '') = ifnull(?2, '')",
+            )
+            .and_then(|mut s| s.query_row(params![columns[0], columns[1]], |r| r.get(0)))
+            .map_err(Error::sqlite("look up reference"))?,
     };
-    caches.references.insert(key, id);
+    caches.references.insert(caches.key.of(&columns), id);
     Ok(id)
 }
 
@@ -345,7 +400,7 @@ const FILL_BATCH: usize = 10_000;
 
 /// Fills the parsed-reference columns of the rows stored before migration 2 added them (those
 /// with a text and no `is_npl` yet), in batches by `reference_id`. Returns how many it filled.
-pub(super) fn fill_parsed_references(tx: &Transaction<'_>) -> Result<u64> {
+pub(super) fn fill_parsed_references(tx: &Connection) -> Result<u64> {
     let mut select = tx
         .prepare(
             "SELECT reference_id, reference_identifier FROM cited_references

@@ -57,10 +57,61 @@ pub struct RunSummary {
     pub message: Option<String>,
 }
 
+/// A packed hand-off copy: no harvest state to report, only what its `meta` says.
+#[derive(Debug, Serialize)]
+pub struct Packed {
+    pub db: std::path::PathBuf,
+    /// Always true: tells this report from a mirror's in JSON.
+    pub packed: bool,
+    pub meta: BTreeMap<String, Option<String>>,
+}
+
+impl std::fmt::Display for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{}: a packed hand-off copy made by `oac-mirror pack`, not a mirror being harvested (query or export it; `status` of the original mirror shows the harvest). Its meta:",
+            self.db.display()
+        )?;
+        for (key, value) in &self.meta {
+            writeln!(f, "  {key}: {}", value.as_deref().unwrap_or("-"))?;
+        }
+        Ok(())
+    }
+}
+
 /// How many runs `status` shows.
 const RUNS_SHOWN: u32 = 5;
 
 impl Store {
+    /// What a packed hand-off copy (made by `oac-mirror pack`) says of itself; `None` for a
+    /// mirror.
+    pub fn packed(&self) -> Result<Option<Packed>> {
+        if self.meta("packed_at")?.is_none() {
+            return Ok(None);
+        }
+        let meta = self
+            .conn
+            .prepare("SELECT key, value FROM meta ORDER BY key")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })?
+                .collect::<rusqlite::Result<BTreeMap<_, _>>>()
+            })
+            .map_err(Error::sqlite("read meta"))?;
+        Ok(Some(Packed {
+            db: self.path.clone(),
+            packed: true,
+            meta,
+        }))
+    }
+
+    /// The data set prefix this mirror was harvested from, once a harvest reached it.
+    pub fn source(&self) -> Result<Option<String>> {
+        self.meta("source_prefix")
+    }
+
     pub fn status(&self) -> Result<Status> {
         let q = |sql: &str| -> Result<u64> {
             self.conn

@@ -1,13 +1,23 @@
 //! The one writer: a thread that owns the harvest's [`Store`] and runs the jobs sent to it in
-//! order, so that SQLite never blocks the async executor and memory stays bounded by the
-//! channel's capacity however large the harvest.
+//! order, so that SQLite never blocks the async executor. Each caller waits for its job's
+//! answer, so the jobs queued at once are at most the tasks of the harvest.
+//!
+//! Pages are committed in batches (see [`Store::put_page`]): while a batch is open the thread
+//! commits it when it is [`BATCH_WINDOW`] old, whether or not another job arrives, so that no
+//! transaction stays open longer than that and a kill costs at most that much work.
 
+use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+use tracing::error;
 
 use super::Store;
 use crate::error::{Error, Result};
+
+/// The longest a batch of pages stays uncommitted: what a kill may cost, to be fetched again.
+pub const BATCH_WINDOW: Duration = Duration::from_secs(1);
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
@@ -17,14 +27,39 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Moves `store` onto its own thread, fed by a channel of `capacity` jobs.
-    pub fn spawn(mut store: Store, capacity: usize) -> Writer {
-        let (tx, mut rx) = mpsc::channel::<Job>(capacity.max(1));
+    /// Moves `store` onto its own thread. (`_capacity` is kept for callers; each caller waits
+    /// for its answer, which bounds the queue.)
+    pub fn spawn(mut store: Store, _capacity: usize) -> Writer {
+        let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("oac-mirror-writer".into())
             .spawn(move || {
-                while let Some(job) = rx.blocking_recv() {
+                loop {
+                    let job = match store.batch_due_in() {
+                        None => match rx.recv() {
+                            Ok(job) => job,
+                            Err(mpsc::RecvError) => break,
+                        },
+                        Some(due) => match rx.recv_timeout(due) {
+                            Ok(job) => job,
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                if let Err(e) = store.flush() {
+                                    error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
+                                }
+                                continue;
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        },
+                    };
                     job(&mut store);
+                    if store.batch_due_in() == Some(Duration::ZERO)
+                        && let Err(e) = store.flush()
+                    {
+                        error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
+                    }
+                }
+                if let Err(e) = store.flush() {
+                    error!(error = %e.report(), "committing the last batch of pages failed; they are fetched again");
                 }
                 store
             })
@@ -46,11 +81,11 @@ impl Writer {
             let _ = reply.send(f(store));
         });
         let jobs = self.jobs.as_ref().ok_or(Error::WriterStopped)?;
-        jobs.send(job).await.map_err(|_| Error::WriterStopped)?;
+        jobs.send(job).map_err(|_| Error::WriterStopped)?;
         answer.await.map_err(|_| Error::WriterStopped)?
     }
 
-    /// Waits for every job sent so far and hands the store back.
+    /// Waits for every job sent so far, commits the open batch and hands the store back.
     pub fn close(mut self) -> Store {
         drop(self.jobs.take());
         self.thread

@@ -2,6 +2,8 @@
 //! it through the real library entry point, and the rows the `oa_citations` contract expects.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,7 +85,8 @@ pub fn config(
 
 /// Runs one harvest with `config`, as the binary does.
 pub async fn harvest(config: &Config) -> Result<Outcome> {
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?;
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?
+        .with_max_response_bytes(config.max_response_bytes);
     let store = Store::open(&config.db)?;
     let shutdown = CancellationToken::new();
     let fetcher = Fetcher::new(client, config.into(), shutdown.clone());

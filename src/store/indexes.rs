@@ -1,0 +1,153 @@
+//! The indexes only queries need: the harvest never reads through them, so a first harvest
+//! goes without them and builds them once, sorted, when the mirror is first proven complete.
+//! Maintaining them record by record costs a first harvest a third of its writes; building one
+//! from the finished table is a single sorted pass. A mirror that has been complete once keeps
+//! them for good (a refresh maintains them as it goes), and `pack` builds any that are missing
+//! in the copy it hands off.
+
+use rusqlite::Connection;
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// Each index's name and definition, exactly as the migrations create them.
+pub const QUERY_INDEXES: [(&str, &str); 7] = [
+    (
+        "citations_office_action",
+        "CREATE INDEX IF NOT EXISTS citations_office_action ON citations (office_action_id)",
+    ),
+    (
+        "citations_reference",
+        "CREATE INDEX IF NOT EXISTS citations_reference ON citations (reference_id)",
+    ),
+    (
+        "cited_references_parsed",
+        "CREATE INDEX IF NOT EXISTS cited_references_parsed ON cited_references (parsed_reference_identifier)",
+    ),
+    (
+        "cited_references_document",
+        "CREATE INDEX IF NOT EXISTS cited_references_document ON cited_references (document_number, country)",
+    ),
+    (
+        "office_actions_application",
+        "CREATE INDEX IF NOT EXISTS office_actions_application ON office_actions (patent_application_number)",
+    ),
+    (
+        "office_actions_document",
+        "CREATE INDEX IF NOT EXISTS office_actions_document ON office_actions (obsolete_document_identifier)",
+    ),
+    (
+        "office_actions_art_unit",
+        "CREATE INDEX IF NOT EXISTS office_actions_art_unit ON office_actions (tech_center, group_art_unit_number)",
+    ),
+];
+
+impl Store {
+    /// Drops the query indexes when this mirror has never been proven complete (its first
+    /// harvest, or the rest of one that was stopped): records then cost only the writes the
+    /// harvest needs. Returns whether it did.
+    pub fn defer_query_indexes(&mut self) -> Result<bool> {
+        if self.meta("verified_at")?.is_some() {
+            return Ok(false);
+        }
+        let tx = self
+            .conn
+            .savepoint()
+            .map_err(Error::sqlite("begin dropping the query indexes"))?;
+        for (name, _) in QUERY_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(Error::sqlite(format!("drop index {name}")))?;
+        }
+        tx.commit()
+            .map_err(Error::sqlite("commit dropping the query indexes"))?;
+        Ok(true)
+    }
+
+    /// Builds the query indexes that are missing; returns how many it built.
+    pub fn build_query_indexes(&mut self) -> Result<usize> {
+        self.flush()?;
+        build_missing(&self.conn)
+    }
+}
+
+/// Builds the query indexes missing from `conn`'s database; returns how many it built.
+pub fn build_missing(conn: &Connection) -> Result<usize> {
+    let mut built = 0;
+    for (name, sql) in QUERY_INDEXES {
+        let exists: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("read the schema"))?;
+        if !exists {
+            conn.execute_batch(sql)
+                .map_err(Error::sqlite(format!("build index {name}")))?;
+            built += 1;
+        }
+    }
+    Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definitions here are the migrations' own: a mirror whose indexes were dropped and
+    /// built again has the schema a new one has.
+    #[test]
+    fn rebuilt_indexes_match_the_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut store = Store::open(&path).unwrap();
+        let schema = |store: &Store| -> Vec<(String, String)> {
+            store
+                .conn
+                .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let before = schema(&store);
+        for (name, _) in QUERY_INDEXES {
+            assert!(
+                before.iter().any(|(n, _)| n == name),
+                "{name} is not in the migrations"
+            );
+        }
+        assert!(
+            store.defer_query_indexes().unwrap(),
+            "a new mirror defers them"
+        );
+        let deferred = schema(&store);
+        assert_eq!(deferred.len(), before.len() - QUERY_INDEXES.len());
+        assert_eq!(store.build_query_indexes().unwrap(), QUERY_INDEXES.len());
+        assert_eq!(store.build_query_indexes().unwrap(), 0, "built once");
+        let normalize = |v: Vec<(String, String)>| -> Vec<(String, String)> {
+            v.into_iter()
+                .map(|(n, sql)| (n, sql.replace("IF NOT EXISTS ", "")))
+                .collect()
+        };
+        assert_eq!(normalize(schema(&store)), normalize(before));
+    }
+
+    /// A mirror that was proven complete once keeps its indexes.
+    #[test]
+    fn a_complete_mirror_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('verified_at', '2026-01-01T00:00:00Z')
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [],
+            )
+            .unwrap();
+        assert!(!store.defer_query_indexes().unwrap());
+        assert_eq!(store.build_query_indexes().unwrap(), 0);
+    }
+}
