@@ -6,5 +6,6 @@ mod support;
 mod handoff;
 mod harvest;
 mod hostile;
+mod inputs;
 mod refresh;
 mod robust;

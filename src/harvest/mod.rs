@@ -200,7 +200,7 @@ pub async fn run_observed(
             )
         }
         Err(Error::Interrupted) => ("interrupted", INTERRUPTED.to_owned(), None),
-        Err(e) => ("error", format!("stopped: {e}"), None),
+        Err(e) => ("error", format!("stopped: {}", e.report()), None),
     };
     let h = Arc::into_inner(h).expect("no task outlives the harvest");
     let end = {
@@ -542,10 +542,7 @@ impl Harvest {
         let count = page.num_found;
         if count > cap {
             let Some(parts) = p.window.split() else {
-                let e = format!(
-                    "{count} records share one id, more than paging_cap ({cap}); cannot split further"
-                );
-                return Err(Error::Unverified(e));
+                return Err(Error::CannotSplit { count, cap });
             };
             let (count, firsts) = self.count_parts(&p.window, count, &parts).await?;
             debug!(partition = %p.window, count, parts = parts.len(), "splitting");
@@ -694,7 +691,7 @@ impl Harvest {
                             {
                                 // Never served a page this large: the page size is refused.
                                 rows = self.lower_rows(ask / 2);
-                                warn!(partition = %leaf.window, rows, error = %e,
+                                warn!(partition = %leaf.window, rows, error = %e.report(),
                                     "upstream refused the page size; asking for fewer rows");
                                 continue;
                             }
@@ -702,7 +699,7 @@ impl Harvest {
                                 // The same criteria answered at offset 0, so the offset is what
                                 // upstream refused: every start + rows up to `start` was served.
                                 self.cap.fetch_min(start, Ordering::Relaxed);
-                                warn!(partition = %leaf.window, start, rows = ask, error = %e,
+                                warn!(partition = %leaf.window, start, rows = ask, error = %e.report(),
                                     "upstream refused to page this far; lowering paging_cap to {start} and splitting");
                                 continue;
                             }

@@ -183,10 +183,7 @@ pub async fn verify(
         })
         .await?;
     let Some(root) = root else {
-        return Err(Error::Io {
-            path: db,
-            source: std::io::Error::other("holds no mirror yet; run `oac-mirror harvest` first"),
-        });
+        return Err(Error::NoMirror { path: db });
     };
     let upstream = count(fetch, &root.window).await?;
     let local_total = {

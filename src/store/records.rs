@@ -265,11 +265,9 @@ fn write_page(
         )
         .map_err(Error::sqlite("advance checkpoint"))?;
     if moved != 1 {
-        return Err(Error::Sqlite {
-            context: format!(
-                "advance checkpoint of partition {id}: it is no longer in sweep {sweep}"
-            ),
-            source: rusqlite::Error::StatementChangedRows(moved),
+        return Err(Error::SweepConflict {
+            partition: id,
+            sweep,
         });
     }
     Ok(())

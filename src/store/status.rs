@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Store;
+use super::partitions::CURRENT_REJECTS;
+use super::{PartitionState, Store};
 use crate::error::{Error, Result};
 
 /// The state of a mirror.
@@ -120,23 +121,33 @@ impl Store {
         let mut partitions = BTreeMap::new();
         let mut stmt = self
             .conn
-            .prepare("SELECT state, count(*) FROM partitions GROUP BY state")
+            .prepare("SELECT state, count(*), min(partition_id) FROM partitions GROUP BY state")
             .map_err(Error::sqlite("read status"))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
             .map_err(Error::sqlite("read status"))?;
         for row in rows {
-            let (state, n) = row.map_err(Error::sqlite("read status"))?;
-            partitions.insert(state, n);
+            let (text, n, partition) = row.map_err(Error::sqlite("read status"))?;
+            let state = PartitionState::parse(&text).ok_or(Error::UnknownState {
+                partition,
+                state: text,
+            })?;
+            partitions.insert(state.as_str().to_owned(), n);
         }
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = 'failed' ORDER BY lo, id_prefix",
+                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = ?1 ORDER BY lo, id_prefix",
             )
             .map_err(Error::sqlite("read status"))?;
         let failed = stmt
-            .query_map([], |r| {
+            .query_map([PartitionState::Failed], |r| {
                 let (lo, hi, prefix): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
                 let mut window = if lo == hi { lo } else { format!("{lo}..{hi}") };
                 if !prefix.is_empty() {
@@ -187,9 +198,7 @@ impl Store {
         Ok(Status {
             complete: self.meta("complete")?.as_deref() == Some("true"),
             records: q("SELECT count(*) FROM oa_citations")?,
-            rejected: q(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep",
-            )?,
+            rejected: q(&format!("SELECT count(*) FROM {CURRENT_REJECTS}"))?,
             partitions,
             failed,
             source: self.meta("source_prefix")?,

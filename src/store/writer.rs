@@ -55,7 +55,7 @@ impl Writer {
                             Ok(job) => job,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
                                 if let Err(e) = store.flush() {
-                                    error!(error = %e, "committing a batch of pages failed; they are fetched again");
+                                    error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
                                 }
                                 continue;
                             }
@@ -66,11 +66,11 @@ impl Writer {
                     if store.batch_due_in() == Some(Duration::ZERO)
                         && let Err(e) = store.flush()
                     {
-                        error!(error = %e, "committing a batch of pages failed; they are fetched again");
+                        error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
                     }
                 }
                 if let Err(e) = store.flush() {
-                    error!(error = %e, "committing the last batch of pages failed; they are fetched again");
+                    error!(error = %e.report(), "committing the last batch of pages failed; they are fetched again");
                 }
                 store
             })
