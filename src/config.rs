@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiKey, Timeouts};
 use crate::dataset::{self, CITATIONS, DEFAULT_API_ROOT, Dataset};
@@ -37,8 +37,6 @@ pub const DEFAULT_CONCURRENCY: u32 = 1;
 pub const DEFAULT_CACHE_MB: u32 = 128;
 /// Keys that are unset unless configured (the example shows a value to set, not a default).
 pub const UNSET_BY_DEFAULT: &[&str] = &["rows"];
-/// The range `cache_mb` may take.
-pub const CACHE_MB_RANGE: std::ops::RangeInclusive<u32> = 2..=65_536;
 /// The most records one query may page through (`start + rows`); other Open Data Portal
 /// search endpoints stop at 10,000.
 pub const DEFAULT_PAGING_CAP: u64 = 10_000;
@@ -56,19 +54,51 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = crate::api::DEFAULT_MAX_RESPONSE_BYT
 pub const DEFAULT_MAX_REQUESTS: u64 = 1_000_000;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 120.0;
+pub const DEFAULT_LOG_FORMAT: &str = "text";
 
 /// The environment variable holding the API key.
 pub const API_KEY_ENV: &str = "USPTO_API_KEY";
 /// The environment variable naming a config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "OAC_MIRROR_CONFIG";
 
+/// The allowed values of every number, inclusive, in the key's unit. `rows` must also not
+/// exceed `paging_cap`.
+pub const RANGES: &[(&str, f64, f64)] = &[
+    ("rate", 0.001, 10_000.0),
+    ("concurrency", 1.0, 100.0),
+    ("rows", 1.0, 1_000_000.0),
+    ("paging_cap", 1.0, 1_000_000.0),
+    ("recheck_recent", 0.0, 36_500.0),
+    ("leaf_attempts", 1.0, 100.0),
+    ("max_retries", 0.0, 100.0),
+    ("retry_wait", 0.001, 86_400.0),
+    ("rate_limit_wait", 0.001, 86_400.0),
+    ("connect_timeout", 0.001, 86_400.0),
+    ("request_timeout", 0.001, 86_400.0),
+    ("cache_mb", 2.0, 65_536.0),
+    ("max_response_bytes", 1024.0, 1_073_741_824.0),
+    ("max_requests", 1.0, 5_000_000_000.0),
+];
+
+/// The allowed values of `key`, if it is a number.
+pub fn range(key: &str) -> Option<(f64, f64)> {
+    RANGES
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, lo, hi)| (lo, hi))
+}
+
 macro_rules! raw_config {
-    ($( $(#[$doc:meta])* $key:ident : $ty:ty ),* $(,)?) => {
-        /// One layer of configuration; `None` leaves the value to a lower layer.
-        #[derive(Clone, Debug, Default, Deserialize)]
+    ($( $(#[$meta:meta])* $key:ident : $ty:ty ),* $(,)?) => {
+        /// One layer of configuration; `None` leaves the value to a lower layer. The one list
+        /// of keys: serde reads it from the config file, clap from the flags of `harvest`,
+        /// `plan` and `verify` (each key's doc comment is its `--help`, completed by
+        /// [`document`] with its default and range), [`RawConfig::from_env`] from the
+        /// environment.
+        #[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
         #[serde(deny_unknown_fields)]
         pub struct RawConfig {
-            $( $(#[$doc])* pub $key: Option<$ty>, )*
+            $( $(#[$meta])* pub $key: Option<$ty>, )*
         }
 
         /// Every key, as spelled in the config file.
@@ -99,56 +129,155 @@ macro_rules! raw_config {
 }
 
 raw_config! {
-    /// SQLite database file.
+    /// SQLite database file
+    #[arg(long, value_name = "PATH")]
     db: PathBuf,
-    /// Dataset prefix; the tool calls `{base_url}/records` and `{base_url}/fields`.
+    /// Dataset prefix; the tool calls URL/records and URL/fields
+    #[arg(long, value_name = "URL")]
     base_url: String,
-    /// The family's root: each data set's prefix is `{api_root}/{its path}`
-    /// (`oa_citations/v2`, `oa_rejections/v2`, `enriched_cited_reference_metadata/v3`).
+    /// The family's root; each data set's prefix lies under it, and a --base-url ending in
+    /// /oa_citations/v2 implies it
+    #[arg(long, value_name = "URL")]
     api_root: String,
-    /// The data sets `harvest`, `plan` and `verify` work on: `citations`, `rejections`,
-    /// `enriched`, or `all` (environment: comma-separated).
+    /// Data set to work on, repeatable or comma-separated: citations, rejections, enriched or
+    /// all
+    #[arg(long = "dataset", value_name = "NAME", value_delimiter = ',')]
     datasets: Vec<String>,
-    /// First day of the window (`YYYY-MM-DD`), from 00:00:00.
+    /// First day of the window, from 00:00:00
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[serde(default, deserialize_with = "date_text")]
     from: String,
-    /// Last day of the window (`YYYY-MM-DD` or `today`), through 23:59:59.
+    /// Last day of the window, through 23:59:59, or `today`
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[serde(default, deserialize_with = "date_text")]
     to: String,
-    /// Requests per second across the whole harvest.
+    /// Requests per second across the harvest
+    #[arg(long, value_name = "REQ_PER_SEC", allow_negative_numbers = true)]
     rate: f64,
-    /// Requests in flight at once.
+    /// Requests in flight at once
+    #[arg(long, value_name = "N")]
     concurrency: u32,
-    /// Records asked for per page; unset, as many as fit in about 5.5 MB (see
-    /// `harvest::pages`), up to `paging_cap`.
+    /// Records per page (at most paging_cap); unset, as many as fit in about 5.5 MB
+    #[arg(long, value_name = "N")]
     rows: u64,
-    /// Most records one query may page through (`start + rows`).
+    /// Most records one query may page through, start + rows
+    #[arg(long, value_name = "N")]
     paging_cap: u64,
-    /// Log warnings and errors only.
+    /// Log warnings and errors only (and no progress bar)
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     quiet: bool,
-    /// How log lines are written to stderr: `text` for people, `json` (one object per line)
-    /// for log collectors.
+    /// Log lines as `text` or `json` (one object per line, for log collectors)
+    #[arg(long, value_name = "FORMAT")]
     log_format: String,
-    /// Fetch the windows of the last this many days again whatever their counts say.
+    /// Fetch the windows of the last DAYS days again whatever their counts say
+    #[arg(long, value_name = "DAYS")]
     recheck_recent: u32,
-    /// Fetch every window again.
+    /// Fetch every window again
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     full_refresh: bool,
-    /// Fetches of one partition before it is marked failed for this run.
+    /// Fetches of one partition per run before it is marked failed
+    #[arg(long, value_name = "N")]
     leaf_attempts: u32,
-    /// Retries of one request after a retryable failure.
+    /// Retries of one request after a 429, 5xx, timeout or cut connection
+    #[arg(long, value_name = "N")]
     max_retries: u32,
-    /// Seconds to wait after a failed request before the first retry (doubles per retry).
+    /// Seconds to wait after a failed request before retrying, doubling per retry
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     retry_wait: f64,
-    /// Least seconds to wait after a 429.
+    /// Least seconds to wait after a 429
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     rate_limit_wait: f64,
-    /// Seconds to wait for a connection.
+    /// Seconds to wait for a connection
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     connect_timeout: f64,
-    /// Seconds to wait for a whole response.
+    /// Seconds to wait for a whole response
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     request_timeout: f64,
-    /// SQLite page cache in MB during a harvest.
+    /// SQLite page cache in MB during a harvest
+    #[arg(long, value_name = "MB")]
     cache_mb: u32,
-    /// The largest response body read, in bytes; a larger one is treated like a 413.
+    /// Largest response body read, in bytes; a larger one is treated like a 413
+    #[arg(long, value_name = "BYTES")]
     max_response_bytes: u64,
-    /// The most requests one run sends.
+    /// Most requests one run sends
+    #[arg(long, value_name = "N")]
     max_requests: u64,
+}
+
+impl RawConfig {
+    /// Every key at its default, from the `DEFAULT_*` constants: what `--help` and
+    /// `config.example.toml` show.
+    pub fn defaults() -> RawConfig {
+        RawConfig {
+            db: Some(DEFAULT_DB.into()),
+            base_url: Some(DEFAULT_BASE_URL.into()),
+            api_root: Some(DEFAULT_API_ROOT.into()),
+            datasets: Some(vec![CITATIONS.name.into()]),
+            from: Some(DEFAULT_FROM.into()),
+            to: Some(DEFAULT_TO.into()),
+            rate: Some(DEFAULT_RATE),
+            concurrency: Some(DEFAULT_CONCURRENCY),
+            rows: None,
+            paging_cap: Some(DEFAULT_PAGING_CAP),
+            quiet: Some(false),
+            log_format: Some(DEFAULT_LOG_FORMAT.into()),
+            recheck_recent: Some(0),
+            full_refresh: Some(false),
+            leaf_attempts: Some(DEFAULT_LEAF_ATTEMPTS),
+            max_retries: Some(DEFAULT_MAX_RETRIES),
+            retry_wait: Some(DEFAULT_RETRY_WAIT_SECS),
+            rate_limit_wait: Some(DEFAULT_RATE_LIMIT_WAIT_SECS),
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT_SECS),
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT_SECS),
+            cache_mb: Some(DEFAULT_CACHE_MB),
+            max_response_bytes: Some(DEFAULT_MAX_RESPONSE_BYTES),
+            max_requests: Some(DEFAULT_MAX_REQUESTS),
+        }
+    }
+}
+
+/// The default of `key` as a person reads it (`4`, `oac-mirror.db`), if it has one.
+pub fn default_text(key: &str) -> Option<String> {
+    let defaults = toml::Table::try_from(RawConfig::defaults()).ok()?;
+    Some(match defaults.get(key)? {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Float(f) => f.to_string(),
+        // A list as its flag takes it: `citations,rejections`.
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    })
+}
+
+/// Completes the `--help` of every key's flag in `command` (those it has) with its default and
+/// its range, so that help shows the values this module uses rather than a copy of them. The
+/// switches (`--quiet`, `--full-refresh`) are off unless given and show no default.
+pub fn document(command: clap::Command) -> clap::Command {
+    let present: Vec<&'static str> = KEYS
+        .iter()
+        .copied()
+        .filter(|key| command.get_arguments().any(|a| a.get_id() == *key))
+        .collect();
+    present.into_iter().fold(command, |command, key| {
+        command.mut_arg(key, |arg| {
+            let mut help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            if arg.get_num_args() != Some(0.into())
+                && let Some(default) = default_text(key)
+            {
+                help.push_str(&format!(" [default: {default}]"));
+            }
+            if let Some((lo, hi)) = range(key) {
+                help.push_str(&format!(" [range: {lo} to {hi}]"));
+            }
+            arg.help(help)
+        })
+    })
 }
 
 /// How log lines are written.
@@ -218,6 +347,16 @@ pub fn load(
     config_path: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config> {
+    let (merged, origins) = layers(flags, config_path, env)?;
+    merged.validate(&origins, ApiKey::new(env(API_KEY_ENV)))
+}
+
+/// The file, environment and flag layers merged, with where each value came from.
+fn layers(
+    flags: RawConfig,
+    config_path: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RawConfig, BTreeMap<&'static str, String>)> {
     let mut origins = BTreeMap::new();
     let mut merged = RawConfig::default();
     let file_path = config_path
@@ -232,7 +371,36 @@ pub fn load(
     }
     merged.overlay(RawConfig::from_env(env)?, "environment", &mut origins);
     merged.overlay(flags, "command line", &mut origins);
-    merged.validate(&origins, ApiKey::new(env(API_KEY_ENV)))
+    Ok((merged, origins))
+}
+
+/// The database `status`, `pack` and `export` read: the `db` of the same layers as [`load`]
+/// (`flag` is `--db`). The file and the environment are still read whole, so an unknown key or
+/// a wrong type is an error, but the values of other keys are not checked: these commands do
+/// not use them.
+pub fn load_db(
+    flag: Option<PathBuf>,
+    config_path: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf> {
+    let (merged, origins) = layers(
+        RawConfig {
+            db: flag,
+            ..Default::default()
+        },
+        config_path,
+        env,
+    )?;
+    let db = merged.db.unwrap_or_else(|| DEFAULT_DB.into());
+    if db.as_os_str().is_empty() {
+        return Err(Error::Config {
+            origin: origins.get("db").cloned().unwrap_or_default(),
+            key: "db".into(),
+            value: String::new(),
+            problem: "must name a file".into(),
+        });
+    }
+    Ok(db)
 }
 
 /// Parses a config file; unknown keys and wrong types are errors naming the file.
@@ -263,35 +431,42 @@ impl RawConfig {
                 return Ok(chrono::Utc::now().date_naive());
             }
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| bad(key, &text, "expected a date as YYYY-MM-DD"))
+                .map_err(|_| bad(key, &text, &not_a_date(text)))
         };
         let from = date("from", self.from.as_deref().unwrap_or(DEFAULT_FROM))?;
         let to = date("to", self.to.as_deref().unwrap_or(DEFAULT_TO))?;
         if from > to {
             return Err(bad("from", &from, &format!("is after `to` ({to})")));
         }
-        if from < NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid") {
+        if from < NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() {
             return Err(bad("from", &from, "must not be before 1970-01-01"));
         }
-        let positive = |key: &str, v: f64| -> Result<f64> {
-            if v.is_finite() && v > 0.0 {
-                Ok(v)
-            } else {
-                Err(bad(key, &v, "must be a number above 0"))
+        // Every number within its range (see `RANGES`), as f64, which holds each exactly.
+        let number = |key: &str, v: f64| -> Result<f64> {
+            match out_of_range(key, v) {
+                Some((shown, problem)) => Err(bad(key, &shown, &problem)),
+                None => Ok(v),
             }
         };
-        let rate = positive("rate", self.rate.unwrap_or(DEFAULT_RATE))?;
-        let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-        let concurrency = NonZeroU32::new(concurrency)
-            .ok_or_else(|| bad("concurrency", &concurrency, "must be at least 1"))?;
-        let paging_cap = self.paging_cap.unwrap_or(DEFAULT_PAGING_CAP);
-        let paging_cap = NonZeroU64::new(paging_cap)
-            .ok_or_else(|| bad("paging_cap", &paging_cap, "must be at least 1"))?;
+        let whole = |key: &str, v: u64| -> Result<u64> { number(key, v as f64).map(|_| v) };
+        let count32 = |key: &str, v: u32| -> Result<NonZeroU32> {
+            whole(key, v.into())?;
+            NonZeroU32::new(v).ok_or_else(|| bad(key, &v, "must be at least 1"))
+        };
+        let count64 = |key: &str, v: u64| -> Result<NonZeroU64> {
+            whole(key, v)?;
+            NonZeroU64::new(v).ok_or_else(|| bad(key, &v, "must be at least 1"))
+        };
+        let rate = number("rate", self.rate.unwrap_or(DEFAULT_RATE))?;
+        let concurrency = count32(
+            "concurrency",
+            self.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        )?;
+        let paging_cap = count64("paging_cap", self.paging_cap.unwrap_or(DEFAULT_PAGING_CAP))?;
         let rows = match self.rows {
             None => None,
             Some(rows) => {
-                let rows = NonZeroU64::new(rows)
-                    .ok_or_else(|| bad("rows", &rows, "must be at least 1"))?;
+                let rows = count64("rows", rows)?;
                 if rows > paging_cap {
                     return Err(bad(
                         "rows",
@@ -303,22 +478,23 @@ impl RawConfig {
             }
         };
         let cache_mb = self.cache_mb.unwrap_or(DEFAULT_CACHE_MB);
-        if !CACHE_MB_RANGE.contains(&cache_mb) {
-            return Err(bad(
-                "cache_mb",
-                &cache_mb,
-                &format!(
-                    "must be from {} to {}",
-                    CACHE_MB_RANGE.start(),
-                    CACHE_MB_RANGE.end()
-                ),
-            ));
-        }
-        let leaf_attempts = self.leaf_attempts.unwrap_or(DEFAULT_LEAF_ATTEMPTS);
-        let leaf_attempts = NonZeroU32::new(leaf_attempts)
-            .ok_or_else(|| bad("leaf_attempts", &leaf_attempts, "must be at least 1"))?;
+        whole("cache_mb", cache_mb.into())?;
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        whole("max_response_bytes", max_response_bytes)?;
+        let max_requests = self.max_requests.unwrap_or(DEFAULT_MAX_REQUESTS);
+        whole("max_requests", max_requests)?;
+        let leaf_attempts = count32(
+            "leaf_attempts",
+            self.leaf_attempts.unwrap_or(DEFAULT_LEAF_ATTEMPTS),
+        )?;
+        let max_retries = self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+        whole("max_retries", max_retries.into())?;
+        let recheck_recent = self.recheck_recent.unwrap_or(0);
+        whole("recheck_recent", recheck_recent.into())?;
         let seconds = |key: &str, v: f64| -> Result<Duration> {
-            Ok(Duration::from_secs_f64(positive(key, v)?))
+            Ok(Duration::from_secs_f64(number(key, v)?))
         };
         let mut datasets = vec![];
         for name in self.datasets.unwrap_or_else(|| vec![CITATIONS.name.into()]) {
@@ -386,45 +562,29 @@ impl RawConfig {
                 ),
             ));
         }
-        if let Some(root) = &api_root {
-            let parsed = reqwest::Url::parse(root);
+        // The root first: a base URL taken from it is refused under the root's name.
+        let url = |key: &str, text: &str| -> Result<()> {
+            let parsed = reqwest::Url::parse(text);
             if !matches!(parsed.as_ref().map(|u| u.scheme()), Ok("http" | "https")) {
-                return Err(bad("api_root", root, "expected an http:// or https:// URL"));
+                return Err(bad(key, &text, "expected an http:// or https:// URL"));
             }
+            if let Ok(url) = &parsed
+                && url.scheme() == "http"
+                && !is_loopback(url)
+            {
+                return Err(bad(
+                    key,
+                    &text,
+                    "plain http would send the API key unencrypted; use https:// (http is allowed for 127.0.0.1, ::1 and localhost only)",
+                ));
+            }
+            Ok(())
+        };
+        if let Some(root) = &api_root {
+            url("api_root", root)?;
         }
-        let parsed = reqwest::Url::parse(&base_url);
-        if !matches!(parsed.as_ref().map(|u| u.scheme()), Ok("http" | "https")) {
-            return Err(bad(
-                "base_url",
-                &base_url,
-                "expected an http:// or https:// URL",
-            ));
-        }
-        if let Ok(url) = &parsed
-            && url.scheme() == "http"
-            && !is_loopback(url)
-        {
-            return Err(bad(
-                "base_url",
-                &base_url,
-                "plain http would send the API key unencrypted; use https:// (http is allowed for 127.0.0.1, ::1 and localhost only)",
-            ));
-        }
-        let max_response_bytes = self
-            .max_response_bytes
-            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
-        if max_response_bytes < 1024 {
-            return Err(bad(
-                "max_response_bytes",
-                &max_response_bytes,
-                "must be at least 1024",
-            ));
-        }
-        let max_requests = self.max_requests.unwrap_or(DEFAULT_MAX_REQUESTS);
-        if max_requests == 0 {
-            return Err(bad("max_requests", &max_requests, "must be at least 1"));
-        }
-        let log_format = match self.log_format.as_deref().unwrap_or("text") {
+        url("base_url", &base_url)?;
+        let log_format = match self.log_format.as_deref().unwrap_or(DEFAULT_LOG_FORMAT) {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => return Err(bad("log_format", &other, "expected `text` or `json`")),
@@ -444,10 +604,10 @@ impl RawConfig {
             paging_cap,
             quiet: self.quiet.unwrap_or(false),
             log_format,
-            recheck_recent: self.recheck_recent.unwrap_or(0),
+            recheck_recent,
             full_refresh: self.full_refresh.unwrap_or(false),
             leaf_attempts,
-            max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            max_retries,
             retry_wait: seconds(
                 "retry_wait",
                 self.retry_wait.unwrap_or(DEFAULT_RETRY_WAIT_SECS),
@@ -473,6 +633,49 @@ impl RawConfig {
             api_root,
             datasets,
         })
+    }
+}
+
+/// Why `text` is not a date: a day that does not exist (`2025-02-30`), or not the shape of one.
+fn not_a_date(text: &str) -> String {
+    let shaped = text.len() == 10
+        && text.chars().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            _ => c.is_ascii_digit(),
+        });
+    if shaped {
+        format!("{text} is not a date")
+    } else {
+        "expected a date as YYYY-MM-DD".into()
+    }
+}
+
+/// For a number outside the range of `key` (see [`RANGES`]): the value as shown in the message
+/// (20000 as written, 1e-300 rather than its 300 zeros) and what is wrong with it.
+fn out_of_range(key: &str, v: f64) -> Option<(String, String)> {
+    let (lo, hi) = range(key)?;
+    if (lo..=hi).contains(&v) {
+        return None;
+    }
+    let shown = if v.fract() == 0.0 && v.abs() < 1e16 {
+        format!("{v}")
+    } else {
+        format!("{v:?}")
+    };
+    Some((shown, format!("must be from {lo} to {hi}")))
+}
+
+/// Reads `from` and `to` from the config file as text, or as a TOML date (`from =
+/// 2020-01-01`, unquoted), which is the same day.
+fn date_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(text) => Ok(Some(text)),
+        toml::Value::Datetime(t) if t.time.is_none() && t.offset.is_none() => {
+            Ok(Some(t.to_string()))
+        }
+        other => Err(serde::de::Error::custom(format!(
+            "expected a date, not {other}; write it as a string: \"2020-01-01\""
+        ))),
     }
 }
 
@@ -624,6 +827,64 @@ mod tests {
         assert!(load(bad, None, &no_env).is_err());
     }
 
+    /// `--dataset` is repeatable and takes a comma-separated list, as the environment does;
+    /// `--api-root` is checked like `--base-url`, under its own name.
+    #[test]
+    fn the_family_flags_parse_and_validate() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            raw: RawConfig,
+        }
+        let mut command = document(<Cli as clap::CommandFactory>::command());
+        let help = command.render_help().to_string();
+        assert!(help.contains("--dataset <NAME>"), "{help}");
+        assert!(help.contains("[default: citations]"), "{help}");
+        assert!(
+            help.contains(&format!("[default: {DEFAULT_API_ROOT}]")),
+            "{help}"
+        );
+        let m = command
+            .try_get_matches_from([
+                "x",
+                "--dataset",
+                "enriched",
+                "--dataset",
+                "citations,rejections",
+            ])
+            .unwrap();
+        let raw = <RawConfig as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
+        let c = load(raw, None, &no_env).unwrap();
+        let names: Vec<&str> = c.datasets.iter().map(|d| d.name).collect();
+        assert_eq!(names, ["citations", "rejections", "enriched"]);
+        for (root, problem) in [
+            ("ftp://example.com/oa", "http:// or https://"),
+            ("http://example.com/oa", "plain http"),
+        ] {
+            let flags = RawConfig {
+                api_root: Some(root.into()),
+                datasets: Some(vec!["all".into()]),
+                ..Default::default()
+            };
+            let e = load(flags, None, &no_env).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            let e = e.to_string();
+            assert!(
+                e.contains("command line") && e.contains("`api_root`") && e.contains(problem),
+                "{e}"
+            );
+        }
+        let env =
+            |name: &str| (name == "OAC_MIRROR_DATASETS").then(|| "citations,bogus".to_owned());
+        let e = load(RawConfig::default(), None, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("environment") && e.contains("`datasets`") && e.contains("bogus"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn errors_name_origin_key_and_value() {
         let dir = tempfile::tempdir().unwrap();
@@ -638,9 +899,8 @@ mod tests {
         );
 
         std::fs::write(&path, "rat = 1.0\n").unwrap();
-        let e = load(RawConfig::default(), Some(&path), &no_env)
-            .unwrap_err()
-            .to_string();
+        let e =
+            crate::error::report(&load(RawConfig::default(), Some(&path), &no_env).unwrap_err());
         assert!(e.contains("c.toml") && e.contains("rat"), "{e}");
 
         let env = |name: &str| (name == "OAC_MIRROR_CONCURRENCY").then(|| "many".to_owned());
@@ -774,5 +1034,169 @@ mod tests {
                 "{key} missing"
             );
         }
+    }
+
+    fn flag(key: &str, value: f64) -> RawConfig {
+        let text = format!("{key} = {value:?}\n");
+        let int = format!("{key} = {}\n", value as i64);
+        toml::from_str(&text)
+            .or_else(|_| toml::from_str(&int))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// Every number has a range; its bounds pass, a step outside them is refused naming the
+    /// key and the range, and nothing panics on the extremes.
+    #[test]
+    fn every_number_is_range_checked() {
+        let defaults = toml::Table::try_from(RawConfig::defaults()).unwrap();
+        for (key, value) in &defaults {
+            let numeric = matches!(value, toml::Value::Integer(_) | toml::Value::Float(_));
+            assert_eq!(numeric, range(key).is_some(), "{key}");
+        }
+        assert_eq!(range("rate"), Some((0.001, 10_000.0)));
+        for key in [
+            "retry_wait",
+            "rate_limit_wait",
+            "connect_timeout",
+            "request_timeout",
+        ] {
+            assert_eq!(range(key), Some((0.001, 86_400.0)), "{key}");
+        }
+        for &(key, lo, hi) in RANGES {
+            // A key unset by default (rows) is a whole number.
+            assert!(
+                defaults.contains_key(key) || UNSET_BY_DEFAULT.contains(&key),
+                "{key} has a range but no default"
+            );
+            let whole = defaults
+                .get(key)
+                .is_none_or(|v| matches!(v, toml::Value::Integer(_)));
+            let step = if whole { 1.0 } else { lo / 2.0 };
+            // rows must also fit under paging_cap: each is moved out of the other's way.
+            let with = |v: f64| {
+                let mut raw = flag(key, v);
+                match key {
+                    "rows" => raw.paging_cap = Some(1_000_000),
+                    "paging_cap" => raw.rows = Some(1),
+                    _ => {}
+                }
+                raw.validate(&BTreeMap::new(), ApiKey::default())
+            };
+            assert!(with(lo).is_ok(), "{key} = {lo}");
+            assert!(with(hi).is_ok(), "{key} = {hi}");
+            for v in [lo - step, hi + step] {
+                if v < 0.0 && whole {
+                    continue; // unsigned: the type refuses it
+                }
+                let e = with(v).unwrap_err().to_string();
+                assert!(
+                    e.contains(&format!("`{key}`")) && e.contains(&format!("from {lo} to {hi}")),
+                    "{key} = {v}: {e}"
+                );
+            }
+        }
+        for v in [1e10, 1e-300, 1e30, f64::INFINITY, f64::NAN, -0.0] {
+            for key in ["rate", "retry_wait", "request_timeout"] {
+                let raw = RawConfig {
+                    rate: (key == "rate").then_some(v),
+                    retry_wait: (key == "retry_wait").then_some(v),
+                    request_timeout: (key == "request_timeout").then_some(v),
+                    ..Default::default()
+                };
+                assert!(raw.validate(&BTreeMap::new(), ApiKey::default()).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_date_that_does_not_exist_is_named() {
+        let flags = RawConfig {
+            from: Some("2025-02-30".into()),
+            ..Default::default()
+        };
+        let e = load(flags, None, &no_env).unwrap_err().to_string();
+        assert!(e.contains("2025-02-30 is not a date"), "{e}");
+    }
+
+    #[test]
+    fn the_file_may_write_dates_unquoted() {
+        let raw: RawConfig = toml::from_str("from = 2020-01-01\nto = \"2020-02-01\"").unwrap();
+        let c = raw.validate(&BTreeMap::new(), ApiKey::default()).unwrap();
+        assert_eq!(c.from.to_string(), "2020-01-01");
+        assert_eq!(c.to.to_string(), "2020-02-01");
+        let e = toml::from_str::<RawConfig>("from = 2020-01-01T10:00:00")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("write it as a string"), "{e}");
+    }
+
+    /// `status`, `pack` and `export` read `db` only: other values are not checked, but the
+    /// file must still be one this tool understands.
+    #[test]
+    fn the_db_alone_is_read_for_the_commands_that_only_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "rows = 20000\ndb = \"m.db\"\n").unwrap();
+        assert_eq!(
+            load_db(None, Some(&path), &no_env).unwrap(),
+            PathBuf::from("m.db")
+        );
+        assert_eq!(
+            load_db(Some("n.db".into()), Some(&path), &no_env).unwrap(),
+            PathBuf::from("n.db")
+        );
+        assert!(load(RawConfig::default(), Some(&path), &no_env).is_err());
+        std::fs::write(&path, "rowz = 1\n").unwrap();
+        assert!(matches!(
+            load_db(None, Some(&path), &no_env),
+            Err(Error::ConfigParse { .. })
+        ));
+        std::fs::write(&path, "rows = \"many\"\n").unwrap();
+        assert!(load_db(None, Some(&path), &no_env).is_err());
+        assert_eq!(
+            load_db(None, None, &no_env).unwrap(),
+            PathBuf::from(DEFAULT_DB)
+        );
+    }
+
+    /// `--help` shows the defaults and ranges of this module, not a copy of them.
+    #[test]
+    fn help_is_built_from_the_defaults() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            raw: RawConfig,
+        }
+        let mut command = document(<Cli as clap::CommandFactory>::command());
+        let help = command.render_help().to_string();
+        assert!(
+            help.contains("[default: 128] [range: 2 to 65536]"),
+            "{help}"
+        );
+        let rows = command
+            .get_arguments()
+            .find(|a| a.get_id() == "rows")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            !rows.contains("[default:") && rows.contains("[range: 1 to 1000000]"),
+            "{rows}"
+        );
+        assert!(
+            help.contains("[default: 4] [range: 0.001 to 10000]"),
+            "{help}"
+        );
+        assert!(
+            help.contains("[default: 0.5] [range: 0.001 to 86400]"),
+            "{help}"
+        );
+        let m = command
+            .try_get_matches_from(["x", "--quiet", "--rate", "2"])
+            .unwrap();
+        let raw = <RawConfig as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
+        assert_eq!(raw.quiet, Some(true));
+        assert_eq!(raw.full_refresh, None);
+        assert_eq!(raw.rate, Some(2.0));
     }
 }

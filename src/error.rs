@@ -28,7 +28,7 @@ pub enum Error {
     },
 
     /// The config file is not valid TOML for this tool (unknown key, wrong type).
-    #[error("config file {path}: {source}")]
+    #[error("config file {path} is not valid")]
     ConfigParse {
         path: PathBuf,
         #[source]
@@ -36,7 +36,7 @@ pub enum Error {
     },
 
     /// The request never got a complete answer: connect failure, timeout, reset, body cut short.
-    #[error("request to {url} failed: {source}")]
+    #[error("request to {url} failed")]
     Transport {
         url: String,
         #[source]
@@ -109,7 +109,7 @@ pub enum Error {
     Auth { url: String, status: u16 },
 
     /// A 200 whose body is not the JSON shape the API documents.
-    #[error("{url} sent a malformed response: {source}")]
+    #[error("{url} sent a malformed response")]
     Malformed {
         url: String,
         #[source]
@@ -125,7 +125,7 @@ pub enum Error {
     SchemaDrift { url: String, missing: Vec<String> },
 
     /// SQLite failed; `context` says what the store was doing.
-    #[error("database: {context}: {source}")]
+    #[error("database: cannot {context}")]
     Sqlite {
         context: String,
         #[source]
@@ -171,12 +171,40 @@ pub enum Error {
     #[error("{0}")]
     Unverified(String),
 
+    /// A partition upstream counts more records in than one query may page through, and that
+    /// cannot be split further (they share one id prefix at one second).
+    #[error("{count} records share one id, more than paging_cap ({cap}); cannot split further")]
+    CannotSplit { count: u64, cap: u64 },
+
+    /// `--db` names a database that does not exist, or one that holds no harvested window yet.
+    #[error("database {path} holds no mirror yet; run `oac-mirror harvest` first")]
+    NoMirror { path: PathBuf },
+
+    /// `--db` names a path that cannot hold a database: a directory, or a file in a directory
+    /// that does not exist.
+    #[error("--db {path}: {problem}")]
+    DbPath { path: PathBuf, problem: String },
+
+    /// A page was to be stored against a partition that has left the sweep it was fetched
+    /// for: something else changed the checkpoint while the page was in flight.
+    #[error("partition {partition} is no longer in sweep {sweep}; its page was not stored")]
+    SweepConflict { partition: i64, sweep: i64 },
+
+    /// The checkpoint has no partition with this id, though the harvest was working on it.
+    #[error("partition {0} is not in the database")]
+    NoPartition(i64),
+
+    /// A stored partition state this version does not know (a newer version wrote it, or the
+    /// file was edited).
+    #[error("partition {partition} has the unknown state {state:?}")]
+    UnknownState { partition: i64, state: String },
+
     /// The run was asked to stop (SIGINT or SIGTERM) before this request was sent.
     #[error("interrupted")]
     Interrupted,
 
     /// File system trouble outside SQLite (lock file, export file, standard output).
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -277,7 +305,44 @@ impl Error {
                     || source.is_decode()
             }
             Error::Malformed { .. } => true,
-            _ => false,
+            Error::Redirect { .. }
+            | Error::NotFound { .. }
+            | Error::TooLarge { .. }
+            | Error::NotJson { .. }
+            | Error::WaitTooLong { .. }
+            | Error::RequestBudget(_)
+            | Error::Config { .. }
+            | Error::ConfigRead { .. }
+            | Error::ConfigParse { .. }
+            | Error::Auth { .. }
+            | Error::BaseUrl(_)
+            | Error::SchemaDrift { .. }
+            | Error::Sqlite { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::SourceMismatch { .. }
+            | Error::WindowMismatch { .. }
+            | Error::NotAMirror { .. }
+            | Error::Locked { .. }
+            | Error::WriterStopped
+            | Error::Unverified(_)
+            | Error::CannotSplit { .. }
+            | Error::NoMirror { .. }
+            | Error::DbPath { .. }
+            | Error::SweepConflict { .. }
+            | Error::NoPartition(_)
+            | Error::UnknownState { .. }
+            | Error::Interrupted
+            | Error::Io { .. }
+            | Error::OutputExists { .. }
+            | Error::Usage { .. }
+            | Error::UnknownTable { .. }
+            | Error::BadQuery { .. }
+            | Error::QueryWrites { .. }
+            | Error::ExportValue { .. }
+            | Error::Csv { .. }
+            | Error::Arrow { .. }
+            | Error::Parquet { .. }
+            | Error::Integrity { .. } => false,
         }
     }
 
@@ -309,44 +374,107 @@ impl Error {
     }
 
     /// True when the whole run must stop rather than just the partition that met it: the API
-    /// key is refused, the database cannot be written, upstream's schema lost a field,
-    /// upstream redirects, knows no such data set or asks for too long a wait, the run's
-    /// request budget is spent, or the run was interrupted.
+    /// key is refused, the database cannot be written or its checkpoint is not what the run
+    /// left there, upstream's schema lost a field, upstream redirects, knows no such data set or
+    /// asks for too long a wait, the run's request budget is spent, or the run was interrupted.
+    /// A partition that cannot be fetched (transport, status, a body too large or not JSON, a
+    /// count that does not verify, a split that is not possible) fails alone; the errors that
+    /// cannot occur inside a harvest are not fatal.
     pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::Auth { .. }
-                | Error::Sqlite { .. }
-                | Error::WriterStopped
-                | Error::Interrupted
-                | Error::SchemaDrift { .. }
-                | Error::Redirect { .. }
-                | Error::NotFound { .. }
-                | Error::WaitTooLong { .. }
-                | Error::RequestBudget(_)
-        )
+            | Error::Sqlite { .. }
+            | Error::WriterStopped
+            | Error::Interrupted
+            | Error::SchemaDrift { .. }
+            | Error::SweepConflict { .. }
+            | Error::NoPartition(_)
+            | Error::UnknownState { .. }
+            | Error::Redirect { .. }
+            | Error::NotFound { .. }
+            | Error::WaitTooLong { .. }
+            | Error::RequestBudget(_) => true,
+            Error::Config { .. }
+            | Error::ConfigRead { .. }
+            | Error::ConfigParse { .. }
+            | Error::Transport { .. }
+            | Error::Status { .. }
+            | Error::Malformed { .. }
+            | Error::TooLarge { .. }
+            | Error::NotJson { .. }
+            | Error::BaseUrl(_)
+            | Error::SchemaTooNew { .. }
+            | Error::SourceMismatch { .. }
+            | Error::WindowMismatch { .. }
+            | Error::NotAMirror { .. }
+            | Error::Locked { .. }
+            | Error::Unverified(_)
+            | Error::CannotSplit { .. }
+            | Error::NoMirror { .. }
+            | Error::DbPath { .. }
+            | Error::Io { .. }
+            | Error::OutputExists { .. }
+            | Error::Usage { .. }
+            | Error::UnknownTable { .. }
+            | Error::BadQuery { .. }
+            | Error::QueryWrites { .. }
+            | Error::ExportValue { .. }
+            | Error::Csv { .. }
+            | Error::Arrow { .. }
+            | Error::Parquet { .. }
+            | Error::Integrity { .. } => false,
+        }
     }
 
     /// True for a mistake in how the tool was called or configured (exit status 2): a bad
-    /// configuration value, an output that exists, an unknown table, a query that does not
-    /// prepare or that writes, a database that mirrors another source or window or is no
-    /// mirror at all.
+    /// configuration value, a `--db` that cannot hold a database, an output that exists, an
+    /// unknown table, a query that does not prepare or that writes, a database that mirrors
+    /// another source or window or is no mirror at all. Everything upstream or the environment
+    /// does (and a mirror not harvested yet) is exit status 1.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::Config { .. }
-                | Error::ConfigRead { .. }
-                | Error::ConfigParse { .. }
-                | Error::BaseUrl(_)
-                | Error::SourceMismatch { .. }
-                | Error::WindowMismatch { .. }
-                | Error::NotAMirror { .. }
-                | Error::OutputExists { .. }
-                | Error::Usage { .. }
-                | Error::UnknownTable { .. }
-                | Error::BadQuery { .. }
-                | Error::QueryWrites { .. }
-        )
+            | Error::ConfigRead { .. }
+            | Error::ConfigParse { .. }
+            | Error::BaseUrl(_)
+            | Error::SourceMismatch { .. }
+            | Error::WindowMismatch { .. }
+            | Error::NotAMirror { .. }
+            | Error::DbPath { .. }
+            | Error::OutputExists { .. }
+            | Error::Usage { .. }
+            | Error::UnknownTable { .. }
+            | Error::BadQuery { .. }
+            | Error::QueryWrites { .. } => true,
+            Error::Transport { .. }
+            | Error::Status { .. }
+            | Error::Redirect { .. }
+            | Error::NotFound { .. }
+            | Error::TooLarge { .. }
+            | Error::NotJson { .. }
+            | Error::WaitTooLong { .. }
+            | Error::RequestBudget(_)
+            | Error::Auth { .. }
+            | Error::Malformed { .. }
+            | Error::SchemaDrift { .. }
+            | Error::Sqlite { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::Locked { .. }
+            | Error::WriterStopped
+            | Error::Unverified(_)
+            | Error::CannotSplit { .. }
+            | Error::NoMirror { .. }
+            | Error::SweepConflict { .. }
+            | Error::NoPartition(_)
+            | Error::UnknownState { .. }
+            | Error::Interrupted
+            | Error::Io { .. }
+            | Error::ExportValue { .. }
+            | Error::Csv { .. }
+            | Error::Arrow { .. }
+            | Error::Parquet { .. }
+            | Error::Integrity { .. } => false,
+        }
     }
 
     /// True when writing stopped because the reader went away (`oac-mirror export --out - |
@@ -364,27 +492,40 @@ impl Error {
         false
     }
 
-    /// The message with its causes, each said once: for log lines, where anyhow's chain is not
-    /// at hand (a transport error's own text says "error sending request"; its cause says
-    /// "operation timed out").
+    /// This error with its causes, each said once (see [`report`]): what a log line or a
+    /// partition's `last_error` says.
     pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(e) = cause {
-            let more = e.to_string();
-            if !text.contains(&more) {
-                text.push_str(": ");
-                text.push_str(&more);
-            }
-            cause = e.source();
-        }
-        text
+        report(self)
     }
 
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
         let context = context.into();
         move |source| Error::Sqlite { context, source }
     }
+}
+
+/// An error and its causes, each said once: `outer: cause: its cause`, as printed by the
+/// binary. The crate's errors never put their cause in their own message; a few foreign ones do
+/// (rusqlite, csv, Parquet and Arrow errors print the error they wrap), so the walk ends at them.
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error;
+    while !says_its_source(cause)
+        && let Some(next) = cause.source()
+    {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next;
+    }
+    text
+}
+
+/// True for the foreign errors whose message already includes their source.
+fn says_its_source(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.is::<rusqlite::Error>()
+        || error.is::<csv::Error>()
+        || error.is::<parquet::errors::ParquetError>()
+        || error.is::<arrow_schema::ArrowError>()
 }
 
 #[cfg(test)]
@@ -459,5 +600,99 @@ mod tests {
         );
         assert!(!status(500).is_usage());
         assert!(!Error::WriterStopped.is_usage());
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let io = Error::Io {
+            path: "x.db".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(io.to_string(), "x.db");
+        assert_eq!(report(&io), "x.db: disk full");
+        // rusqlite's message already says the SQLite code it wraps: the walk ends there.
+        let sqlite = Error::Sqlite {
+            context: "read sweeps".into(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                None,
+            ),
+        };
+        assert_eq!(
+            report(&sqlite),
+            format!(
+                "database: cannot read sweeps: {}",
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR)
+            )
+        );
+        let bad_json = serde_json::from_str::<u8>("{").unwrap_err();
+        let malformed = Error::Malformed {
+            url: "u".into(),
+            source: bad_json,
+        };
+        assert_eq!(malformed.to_string(), "u sent a malformed response");
+        assert!(
+            report(&malformed).starts_with("u sent a malformed response: "),
+            "{}",
+            report(&malformed)
+        );
+    }
+
+    #[test]
+    fn the_new_variants_are_classified() {
+        let conflict = Error::SweepConflict {
+            partition: 1,
+            sweep: 2,
+        };
+        assert!(conflict.is_fatal() && !conflict.should_retry() && !conflict.is_usage());
+        assert!(Error::NoPartition(3).is_fatal());
+        let split = Error::CannotSplit { count: 11, cap: 10 };
+        assert!(!split.is_fatal() && !split.should_retry() && !split.is_usage());
+        let path = Error::DbPath {
+            path: "d".into(),
+            problem: "is a directory".into(),
+        };
+        assert!(path.is_usage() && !path.is_fatal());
+        let none = Error::NoMirror { path: "x".into() };
+        assert!(!none.is_usage() && !none.is_fatal());
+        assert!(Error::Interrupted.is_fatal());
+    }
+
+    /// A hostile upstream: what stops the run, and what fails one partition; none is retried
+    /// as it stands (a body too large is asked for again with fewer rows) and none is a usage
+    /// error.
+    #[test]
+    fn a_hostile_upstream_is_classified() {
+        let url = || "u".to_owned();
+        let stops = [
+            Error::Redirect {
+                url: url(),
+                status: 302,
+                location: Some("https://elsewhere".into()),
+            },
+            Error::NotFound { url: url() },
+            Error::WaitTooLong {
+                url: url(),
+                asked: Duration::from_secs(3600),
+                limit: Duration::from_secs(600),
+            },
+            Error::RequestBudget(10),
+        ];
+        for e in &stops {
+            assert!(e.is_fatal() && !e.should_retry() && !e.is_usage(), "{e}");
+        }
+        let too_large = Error::TooLarge {
+            url: url(),
+            limit: 1024,
+        };
+        assert!(too_large.is_too_large());
+        let html = Error::NotJson {
+            url: url(),
+            content_type: "text/html".into(),
+            body: "<html>".into(),
+        };
+        for e in [&too_large, &html] {
+            assert!(!e.is_fatal() && !e.should_retry() && !e.is_usage(), "{e}");
+        }
     }
 }

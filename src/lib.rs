@@ -20,6 +20,7 @@
 //! - [`replica`]: a local stand-in for the USPTO service, for tests and for trying the tool
 //!   without an API key.
 //! - [`error`]: the one error type and which errors are worth retrying.
+//! - [`terminal`]: the command's log lines on stderr and its progress line.
 
 pub mod api;
 pub mod config;
@@ -32,5 +33,6 @@ pub mod plan;
 pub mod reference;
 pub mod replica;
 pub mod store;
+pub mod terminal;
 
 pub use error::{Error, Result};

@@ -3,21 +3,25 @@
 //! (0 complete or done, 1 incomplete but resumable or a runtime failure, 2 usage or
 //! configuration error).
 
-use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use indicatif::ProgressBar;
 use oac_mirror::config::{self, LogFormat, RawConfig};
 use oac_mirror::export::{self, ExportRequest, Format, Output, PartitionBy};
 use oac_mirror::harvest::{self, fetch::Fetcher, survey};
 use oac_mirror::pack::{self, PackOptions};
 use oac_mirror::store::Store;
-use oac_mirror::{Error, api, replica};
+use oac_mirror::{Error, api, error, replica, terminal};
 use tokio_util::sync::CancellationToken;
+
+/// mimalloc: a harvest allocates and frees every record's JSON, and glibc's allocator spent
+/// a third of its CPU doing so.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -59,106 +63,9 @@ struct HarvestArgs {
     /// Config file (TOML); see config.example.toml. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: oac-mirror.db]
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
-    /// Dataset prefix; the tool calls URL/records and URL/fields [default: the Open Data Portal's]
-    #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
-    /// The family's root; each data set's prefix lies under it [default: the Open Data Portal's,
-    /// or beside a --base-url ending in /oa_citations/v2]
-    #[arg(long, value_name = "URL")]
-    api_root: Option<String>,
-    /// Data set to work on, repeatable: citations, rejections, enriched or all [default: citations]
-    #[arg(long = "dataset", value_name = "NAME")]
-    datasets: Vec<String>,
-    /// First day of the window, from 00:00:00 [default: 2017-10-01]
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    from: Option<String>,
-    /// Last day of the window, through 23:59:59, or `today` [default: 2025-12-31]
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    to: Option<String>,
-    /// Requests per second across the harvest [default: 4]
-    #[arg(long, value_name = "REQ_PER_SEC", allow_negative_numbers = true)]
-    rate: Option<f64>,
-    /// Requests in flight at once [default: 1]
-    #[arg(long, value_name = "N")]
-    concurrency: Option<u32>,
-    /// Records per page [default: as many as fit in about 5.5 MB, up to --paging-cap]
-    #[arg(long, value_name = "N")]
-    rows: Option<u64>,
-    /// Most records one query may page through, start + rows [default: 10000]
-    #[arg(long, value_name = "N")]
-    paging_cap: Option<u64>,
-    /// Fetches of one partition per run before it is marked failed [default: 3]
-    #[arg(long, value_name = "N")]
-    leaf_attempts: Option<u32>,
-    /// Retries of one request after a 429, 5xx, timeout or cut connection [default: 8]
-    #[arg(long, value_name = "N")]
-    max_retries: Option<u32>,
-    /// Seconds to wait after a failed request before retrying, doubling per retry [default: 0.5]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    retry_wait: Option<f64>,
-    /// Least seconds to wait after a 429 [default: 5]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    rate_limit_wait: Option<f64>,
-    /// Seconds to wait for a connection [default: 10]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    connect_timeout: Option<f64>,
-    /// Seconds to wait for a whole response [default: 120]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    request_timeout: Option<f64>,
-    /// Largest response body read, in bytes; a larger one is treated like a 413 [default: 8388608]
-    #[arg(long, value_name = "BYTES")]
-    max_response_bytes: Option<u64>,
-    /// Most requests one run sends [default: 1000000]
-    #[arg(long, value_name = "N")]
-    max_requests: Option<u64>,
-    /// Log warnings and errors only (and no progress bar)
-    #[arg(long)]
-    quiet: bool,
-    /// Log lines as `text` or `json` (one object per line, for log collectors) [default: text]
-    #[arg(long, value_name = "FORMAT")]
-    log_format: Option<String>,
-    /// Fetch the windows of the last DAYS days again whatever their counts say
-    #[arg(long, value_name = "DAYS")]
-    recheck_recent: Option<u32>,
-    /// Fetch every window again
-    #[arg(long)]
-    full_refresh: bool,
-    /// SQLite page cache in MB during a harvest [default: 128]
-    #[arg(long, value_name = "MB")]
-    cache_mb: Option<u32>,
-}
-
-impl HarvestArgs {
-    fn raw(&self) -> RawConfig {
-        RawConfig {
-            db: self.db.clone(),
-            base_url: self.base_url.clone(),
-            api_root: self.api_root.clone(),
-            datasets: (!self.datasets.is_empty()).then(|| self.datasets.clone()),
-            from: self.from.clone(),
-            to: self.to.clone(),
-            rate: self.rate,
-            concurrency: self.concurrency,
-            rows: self.rows,
-            paging_cap: self.paging_cap,
-            quiet: self.quiet.then_some(true),
-            log_format: self.log_format.clone(),
-            recheck_recent: self.recheck_recent,
-            full_refresh: self.full_refresh.then_some(true),
-            leaf_attempts: self.leaf_attempts,
-            max_retries: self.max_retries,
-            retry_wait: self.retry_wait,
-            rate_limit_wait: self.rate_limit_wait,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            cache_mb: self.cache_mb,
-            max_response_bytes: self.max_response_bytes,
-            max_requests: self.max_requests,
-        }
-    }
+    /// Every configuration key as a flag (`--rate` for `rate`); see config.rs.
+    #[command(flatten)]
+    raw: RawConfig,
 }
 
 #[derive(Args)]
@@ -189,7 +96,7 @@ struct StatusArgs {
     /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: oac-mirror.db]
+    /// SQLite database file
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// Print one JSON object instead of text
@@ -202,7 +109,7 @@ struct PackArgs {
     /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// The mirror to pack [default: oac-mirror.db]
+    /// The mirror to pack
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// The packed file to write
@@ -222,7 +129,7 @@ struct ExportArgs {
     /// Config file (TOML), for its `db` key. Also OAC_MIRROR_CONFIG.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// The mirror (or packed file) to read [default: oac-mirror.db]
+    /// The mirror (or packed file) to read
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// Output format: csv, ndjson or parquet
@@ -263,7 +170,7 @@ struct ReplicaArgs {
     #[arg(long, value_name = "KEY")]
     require_key: Option<String>,
     /// The replica's paging cap (start + rows), like the real service's
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = config::DEFAULT_PAGING_CAP)]
     paging_cap: u64,
     /// Share of /records requests (0 to 1) that meet a fault: 5xx, 429, a timeout, a cut
     /// connection or malformed JSON
@@ -290,7 +197,12 @@ struct ReplicaArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The replica's flags are its own, not configuration keys.
+    let command = Cli::command().mut_subcommands(|sub| match sub.get_name() {
+        "replica" => sub,
+        _ => config::document(sub),
+    });
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -298,110 +210,13 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            say(&chain(&e));
+            terminal::say(&error::report(e.as_ref()));
             match e.downcast_ref::<Error>() {
                 Some(e) if e.is_usage() => ExitCode::from(2),
                 _ => ExitCode::from(1),
             }
         }
     }
-}
-
-/// An error with its causes, each said once (many of the crate's errors already name their
-/// cause in their own message).
-fn chain(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
-}
-
-/// Set when the log is JSON lines, so that the last words are one too.
-static JSON_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// The run's last words on stderr: `oac-mirror: text`, or with `--log-format json` an error
-/// event like every other line.
-fn say(text: &str) {
-    if JSON_LOG.load(std::sync::atomic::Ordering::Relaxed) {
-        tracing::error!("{text}");
-    } else {
-        eprintln!("oac-mirror: {text}");
-    }
-}
-
-/// Logs to stderr: text (coloured on a terminal) or JSON lines, filtered by `OAC_MIRROR_LOG`
-/// (default `info`, `warn` when quiet). With a progress bar, each line is written with the bar
-/// out of the way.
-fn init_logging(quiet: bool, format: LogFormat, bar: Option<ProgressBar>) {
-    let default = if quiet { "warn" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OAC_MIRROR_LOG")
-        .unwrap_or_else(|_| default.into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(Stderr(bar))
-        .with_target(false);
-    match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => {
-            builder.json().with_ansi(false).init();
-            JSON_LOG.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-}
-
-/// stderr for the log, one event at a time, with the progress bar (if any) suspended.
-#[derive(Clone)]
-struct Stderr(Option<ProgressBar>);
-
-struct StderrEvent {
-    bar: Option<ProgressBar>,
-    line: Vec<u8>,
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
-    type Writer = StderrEvent;
-    fn make_writer(&'a self) -> StderrEvent {
-        StderrEvent {
-            bar: self.0.clone(),
-            line: vec![],
-        }
-    }
-}
-
-impl Write for StderrEvent {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.line.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for StderrEvent {
-    fn drop(&mut self) {
-        let write = || drop(std::io::stderr().write_all(&self.line));
-        match &self.bar {
-            Some(bar) => bar.suspend(write),
-            None => write(),
-        }
-    }
-}
-
-/// A spinner with the harvest's counters, for a person watching a terminal.
-fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .expect("a valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }
 
 fn env(name: &str) -> Option<String> {
@@ -421,15 +236,15 @@ fn connect(
     CancellationToken,
     Option<ProgressBar>,
 )> {
-    let mut config = config::load(args.raw(), args.config.as_deref(), &env)?;
+    let mut config = config::load(args.raw.clone(), args.config.as_deref(), &env)?;
     // `plan` and `verify` of an existing mirror ask the source it was harvested from, unless
     // a base URL is given.
     if source_from_db
         && config.base_url == config::DEFAULT_BASE_URL
-        && args.base_url.is_none()
+        && args.raw.base_url.is_none()
         && let Some(stored) = stored_source(&config.db)
     {
-        let mut raw = args.raw();
+        let mut raw = args.raw.clone();
         raw.base_url = Some(stored);
         config = config::load(raw, args.config.as_deref(), &env)?;
     }
@@ -444,12 +259,12 @@ fn connect(
         }
         .into());
     }
-    let bar = (bar
-        && !config.quiet
-        && config.log_format == LogFormat::Text
-        && std::io::stderr().is_terminal())
-    .then(progress_bar);
-    init_logging(config.quiet, config.log_format, bar.clone());
+    let bar = if bar {
+        terminal::progress_bar(&config)
+    } else {
+        None
+    };
+    terminal::init_logging(config.quiet, config.log_format, bar.clone());
     let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?
         .with_max_response_bytes(config.max_response_bytes);
     let shutdown = CancellationToken::new();
@@ -476,14 +291,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Harvest(args) => {
             let (config, fetcher, shutdown, bar) = connect(&args, true, false)?;
             let store = Store::open(&config.db)?;
-            let observer = bar.clone().map(|bar| -> harvest::Observer {
-                Box::new(move |p: harvest::Progress| {
-                    bar.set_message(format!(
-                        "{} records stored · {} requests · {} retries · {} partitions to go",
-                        p.records, p.requests, p.retries, p.queued
-                    ))
-                })
-            });
+            let observer = bar.clone().map(terminal::observer);
             let outcome = harvest::run_observed(&config, fetcher, store, shutdown, observer).await;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
@@ -493,7 +301,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 tracing::info!("{}", outcome.message);
                 Ok(ExitCode::SUCCESS)
             } else {
-                say(&outcome.message);
+                terminal::say(&outcome.message);
                 Ok(ExitCode::from(1))
             }
         }
@@ -515,7 +323,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Status(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let store = Store::open_read_only(&db)?;
             if let Some(packed) = store.packed()? {
@@ -527,7 +335,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Pack(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let options = PackOptions {
                 force: args.force,
@@ -548,7 +356,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             let db = db_path(args.db, args.config.as_deref())?;
             let source = match (args.table, args.query) {
                 (Some(table), _) => export::Source::Table(table),
@@ -575,7 +383,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replica(args) => {
-            init_logging(false, LogFormat::Text, None);
+            terminal::init_logging(false, LogFormat::Text, None);
             if !args.listen.ip().is_loopback() && !args.allow_remote {
                 return Err(Error::Usage {
                     flag: "--listen".into(),
@@ -624,16 +432,13 @@ fn stored_source(db: &std::path::Path) -> Option<String> {
 
 /// The database named by `--db`, the config file or the default, as `status` finds it.
 fn db_path(db: Option<PathBuf>, config_file: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
-    let raw = RawConfig {
-        db,
-        ..Default::default()
-    };
-    Ok(config::load(raw, config_file, &env)?.db)
+    Ok(config::load_db(db, config_file, &env)?)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, requests in flight are
 /// dropped, and the run ends with its progress committed. A second signal exits at once with
-/// status 130 (each page is one transaction, so a page is stored whole or not at all).
+/// status 130 (a page is stored with its checkpoint or not at all: the batch of pages not yet
+/// committed, at most a second's, is fetched again by the next run).
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -658,20 +463,4 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         "oac-mirror: second signal: exiting at once; rerunning continues from the last page stored"
     );
     std::process::exit(130);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_says_each_cause_once() {
-        let io = Error::Io {
-            path: "x.db".into(),
-            source: std::io::Error::other("no database here"),
-        };
-        assert_eq!(chain(&io.into()), "x.db: no database here");
-        let wrapped = anyhow::Error::from(std::io::Error::other("disk full")).context("write x");
-        assert_eq!(chain(&wrapped), "write x: disk full");
-    }
 }

@@ -14,10 +14,10 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{CURRENT_REJECTS, PartitionState, Store, state_in};
 
 /// Choices of `oac-mirror pack`.
 #[derive(Clone, Debug, Default)]
@@ -307,11 +307,8 @@ fn build(db: &Path, tmp: &Path, options: &PackOptions) -> Result<PackReport> {
         .query_row("SELECT value FROM meta WHERE key = 'complete'", [], |r| {
             r.get::<_, Option<String>>(0)
         })
-        .map(|v| v.as_deref() == Some("true"))
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(false),
-            e => Err(e),
-        })
+        .optional()
+        .map(|v| v.flatten().as_deref() == Some("true"))
         .map_err(Error::sqlite("read meta complete"))?;
     Ok(PackReport {
         out: tmp.to_owned(),
@@ -334,32 +331,36 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
             [],
             |r| r.get(0),
         )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })
+        .optional()
+        .map(Option::flatten)
         .map_err(Error::sqlite("read the last run"))?;
     let version: i64 = tx
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(Error::sqlite("read schema version"))?;
+    // The citations' partition figures stay the citations' (the siblings' rows are counted
+    // below).
+    let citations = format!("dataset = '{}'", crate::dataset::CITATIONS.name);
     let facts = [
         (
             "upstream_leaf_sum",
-            Some(n(
-                "SELECT ifnull(sum(upstream_count), 0) FROM partitions WHERE state = 'done' AND dataset = 'citations'",
-            )?),
+            Some(n(&format!(
+                "SELECT ifnull(sum(upstream_count), 0) FROM partitions WHERE {} AND {citations}",
+                state_in(&[PartitionState::Done])
+            ))?),
         ),
         (
             "partitions_done",
-            Some(n(
-                "SELECT count(*) FROM partitions WHERE state = 'done' AND dataset = 'citations'",
-            )?),
+            Some(n(&format!(
+                "SELECT count(*) FROM partitions WHERE {} AND {citations}",
+                state_in(&[PartitionState::Done])
+            ))?),
         ),
         (
             "partitions_not_done",
-            Some(n(
-                "SELECT count(*) FROM partitions WHERE state IN ('new', 'pending', 'failed') AND dataset = 'citations'",
-            )?),
+            Some(n(&format!(
+                "SELECT count(*) FROM partitions WHERE {} AND {citations}",
+                state_in(&PartitionState::NOT_DONE)
+            ))?),
         ),
         ("harvest_runs", Some(n("SELECT count(*) FROM runs")?)),
         ("last_run_outcome", last_outcome),
@@ -373,10 +374,9 @@ fn stamp_provenance(conn: &Connection, keep_working_tables: bool) -> Result<()> 
         (
             // As `status` counts them: the quarantine of each partition's latest fetch.
             "records_rejected",
-            Some(n(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id)
-                 WHERE r.sweep = p.sweep AND p.dataset = 'citations'",
-            )?),
+            Some(n(&format!(
+                "SELECT count(*) FROM {CURRENT_REJECTS} AND p.{citations}"
+            ))?),
         ),
         (
             "rejections.records",

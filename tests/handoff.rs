@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
@@ -937,12 +937,7 @@ async fn parquet_keeps_rows_and_types_and_partitions_by_year() {
 }
 
 fn cli(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
-        .env_remove("OAC_MIRROR_CONFIG")
-        .stdin(Stdio::null())
-        .args(args)
-        .output()
-        .unwrap()
+    bin().args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -975,7 +970,7 @@ async fn standard_output_streams_and_a_closed_pipe_ends_quietly() {
 
     // The reader takes one line and goes away; the export (far larger than a pipe's buffer)
     // ends at once, with status 0 and nothing said.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+    let mut child = bin()
         .args([
             "export",
             "--db",

@@ -1,7 +1,6 @@
 //! The first harvest: exact rows, splitting, empty windows, quarantine, keys, resume after a kill.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 use oac_mirror::Error;
 use oac_mirror::replica::{Settings, synthetic};
@@ -214,14 +213,6 @@ async fn a_refused_key_stops_the_run_with_one_clear_line() {
     assert_eq!(replica.requests(), 1, "no retry after 403");
 }
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oac-mirror"));
-    c.env_remove("OAC_MIRROR_CONFIG")
-        .env("USPTO_API_KEY", KEY)
-        .stdin(Stdio::null());
-    c
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn configuration_errors_exit_2_before_any_request() {
     let replica = replica(sample_docs(), Settings::default()).await;
@@ -336,17 +327,7 @@ async fn a_killed_harvest_resumes_and_ends_exact() {
         c
     };
     let mut child = args("150").stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut stored = 0;
-    while stored < 5_000 {
-        assert!(Instant::now() < deadline, "the harvest made no progress");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if db.exists() {
-            stored = rusqlite::Connection::open(&db)
-                .and_then(|c| c.query_row("SELECT count(*) FROM citations", [], |r| r.get(0)))
-                .unwrap_or(0);
-        }
-    }
+    wait_for_records(&db, 5_000).await;
     child.kill().unwrap(); // SIGKILL
     assert!(child.wait().unwrap().code().is_none(), "killed by a signal");
     assert!(

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use oac_mirror::config::{Config, RawConfig};
 use oac_mirror::harvest::fetch::Fetcher;
@@ -484,15 +483,8 @@ async fn verify_finds_the_partitions_that_differ() {
 
 /// `oac-mirror <sub>` against `replica` and `db`, as cron would run it.
 fn bin(replica: &Replica, db: &Path, sub: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
-        .arg(sub)
-        .env_remove("OAC_MIRROR_CONFIG")
-        .env_remove("OAC_MIRROR_LOG")
-        .env("USPTO_API_KEY", KEY)
-        .stdin(Stdio::null())
-        .arg("--db")
-        .arg(db)
-        .args(["--base-url", &replica.base_url(), "--rate", "10000"])
+    bin_against(replica, db, sub)
+        .args(["--rate", "10000"])
         .args(extra)
         .output()
         .unwrap()
@@ -551,7 +543,7 @@ async fn cron_friendly_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+    let status = crate::support::bin()
         .args(["status", "--json", "--db"])
         .arg(&db)
         .output()

@@ -268,38 +268,11 @@ async fn schema_drift_keeps_new_fields_and_stops_on_missing_ones() {
     );
 }
 
+/// `oac-mirror harvest` of `replica` into `db` at `rate`, in small pages.
 fn bin(replica: &Replica, db: &std::path::Path, rate: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oac-mirror"));
-    c.env_remove("OAC_MIRROR_CONFIG")
-        .env("USPTO_API_KEY", KEY)
-        .stdin(Stdio::null())
-        .args([
-            "harvest",
-            "--rows",
-            "50",
-            "--paging-cap",
-            "1000",
-            "--rate",
-            rate,
-            "--db",
-        ])
-        .arg(db)
-        .args(["--base-url", &replica.base_url()]);
+    let mut c = bin_against(replica, db, "harvest");
+    c.args(["--rows", "50", "--paging-cap", "1000", "--rate", rate]);
     c
-}
-
-async fn wait_for_records(db: &std::path::Path, at_least: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "the harvest made no progress");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let n = rusqlite::Connection::open(db)
-            .and_then(|c| c.query_row("SELECT count(*) FROM citations", [], |r| r.get::<_, i64>(0)))
-            .unwrap_or(0);
-        if n >= at_least {
-            return;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -436,7 +409,7 @@ async fn a_seeded_chaos_run_killed_twice_ends_exact() {
     let share = faults as f64 / replica.record_requests() as f64;
     assert!((0.05..0.12).contains(&share), "fault share {share}");
     let last: Value = serde_json::from_slice(
-        &Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+        &crate::support::bin()
             .args(["status", "--json", "--db"])
             .arg(&db)
             .output()

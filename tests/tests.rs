@@ -7,5 +7,6 @@ mod family;
 mod handoff;
 mod harvest;
 mod hostile;
+mod inputs;
 mod refresh;
 mod robust;

@@ -34,10 +34,11 @@ use crate::api::{Page, query, record};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::plan::Window;
-use crate::store::writer::Writer;
+use crate::store::writer::{Pending, Writer};
 use crate::store::{LeafCheck, Partition, PartitionState, RunStats, Store};
 use fetch::Fetcher;
 use pages::PageSize;
+use serde_json::value::RawValue;
 
 /// How many times the count proof may send the harvest back to work in one run.
 const PROOF_ROUNDS: usize = 3;
@@ -103,8 +104,8 @@ struct Harvest {
     /// run when upstream refuses to page as far (a 400 past its own cap).
     cap: AtomicU64,
     leaf_attempts: u32,
-    written: AtomicU64,
-    rejected: AtomicU64,
+    written: Arc<AtomicU64>,
+    rejected: Arc<AtomicU64>,
     observer: Option<Observer>,
 }
 
@@ -162,12 +163,12 @@ pub async fn run_observed(
         store = w.close();
         match result {
             Err(e @ Error::SchemaDrift { .. }) if config.datasets.len() > 1 => {
-                warn!(dataset = d.name, error = %e, "this data set cannot be harvested; the others go on");
+                warn!(dataset = d.name, error = %e.report(), "this data set cannot be harvested; the others go on");
                 outcomes.push((
                     d.name,
                     Outcome {
                         complete: false,
-                        message: format!("stopped: {e}"),
+                        message: format!("stopped: {}", e.report()),
                         stats: RunStats::default(),
                     },
                 ));
@@ -284,8 +285,8 @@ async fn run_dataset(
         served_max: AtomicU64::new(0),
         cap: AtomicU64::new(config.paging_cap.get()),
         leaf_attempts: config.leaf_attempts.get(),
-        written: AtomicU64::new(0),
-        rejected: AtomicU64::new(0),
+        written: Arc::default(),
+        rejected: Arc::default(),
         observer,
     });
     let result = drive(&h, config.concurrency.get() as usize, &shutdown).await;
@@ -315,7 +316,7 @@ async fn run_dataset(
             )
         }
         Err(Error::Interrupted) => ("interrupted", INTERRUPTED.to_owned(), None),
-        Err(e) => ("error", format!("stopped: {e}"), None),
+        Err(e) => ("error", format!("stopped: {}", e.report()), None),
     };
     let h = Arc::into_inner(h).expect("no task outlives the harvest");
     let end = {
@@ -656,10 +657,7 @@ impl Harvest {
         let count = page.num_found;
         if count > cap {
             let Some(parts) = p.window.split() else {
-                let e = format!(
-                    "{count} records share one id, more than paging_cap ({cap}); cannot split further"
-                );
-                return Err(Error::Unverified(e));
+                return Err(Error::CannotSplit { count, cap });
             };
             let (count, firsts) = self.count_parts(&p.window, count, &parts).await?;
             debug!(partition = %p.window, count, parts = parts.len(), "splitting");
@@ -765,12 +763,15 @@ impl Harvest {
         // The ids of the last page stored, to see the same page served again.
         let mut last_ids: Option<Vec<String>> = None;
         let mut outside = 0u64;
+        // The page the writer is storing while the next one is fetched.
+        let mut stored = None;
         loop {
             let count = leaf.count.expect("a leaf has a count");
             while leaf.next_offset < count {
                 let start = leaf.next_offset;
                 let cap = self.cap();
                 if count > cap {
+                    self.settle(&mut stored, &mut outside).await?;
                     // Upstream's cap turned out lower than this leaf: split it instead.
                     let (id, reason) = (
                         leaf.id,
@@ -805,7 +806,7 @@ impl Harvest {
                             {
                                 // Never served a page this large: the page size is refused.
                                 rows = self.lower_rows(ask / 2);
-                                warn!(partition = %leaf.window, rows, error = %e,
+                                warn!(partition = %leaf.window, rows, error = %e.report(),
                                     "upstream refused the page size; asking for fewer rows");
                                 continue;
                             }
@@ -813,7 +814,7 @@ impl Harvest {
                                 // The same criteria answered at offset 0, so the offset is what
                                 // upstream refused: every start + rows up to `start` was served.
                                 self.cap.fetch_min(start, Ordering::Relaxed);
-                                warn!(partition = %leaf.window, start, rows = ask, error = %e,
+                                warn!(partition = %leaf.window, start, rows = ask, error = %e.report(),
                                     "upstream refused to page this far; lowering paging_cap to {start} and splitting");
                                 continue;
                             }
@@ -821,6 +822,8 @@ impl Harvest {
                         }
                     }
                 };
+                // Whatever is decided next, the page before this one is stored first.
+                self.settle(&mut stored, &mut outside).await?;
                 if page.num_found != count {
                     let reason = format!(
                         "upstream count moved from {count} to {} while paging",
@@ -845,11 +848,7 @@ impl Harvest {
                 let served = page.docs.len() as u64;
                 self.served_max.fetch_max(served, Ordering::Relaxed);
                 let wanted = ask.min(count - start);
-                let ids: Option<Vec<String>> = page
-                    .docs
-                    .iter()
-                    .map(|d| d.get("id").and_then(|v| v.as_str()).map(str::to_owned))
-                    .collect();
+                let ids: Option<Vec<String>> = page.docs.iter().map(|d| record::id_of(d)).collect();
                 let problem = if served == 0 {
                     Some(format!(
                         "upstream claims {count} records but sent an empty page at offset {start}"
@@ -892,10 +891,11 @@ impl Harvest {
                     warn!(partition = %leaf.window, rows, "upstream served fewer records than asked; asking for {rows} a page");
                 }
                 last_ids = ids;
-                let (stored, out) = self.store_page(leaf, page).await?;
-                leaf = stored;
-                outside += out;
+                leaf = self
+                    .store_page(leaf, page, &mut stored, &mut outside)
+                    .await?;
             }
+            self.settle(&mut stored, &mut outside).await?;
             if outside > 0 {
                 // Records upstream sent outside the window prove nothing about it: the leaf is
                 // not verified (and nothing in it marked deleted) on their account.
@@ -994,85 +994,197 @@ impl Harvest {
         ))
     }
 
-    /// Checks a page's records and stores them with the leaf's next offset; returns the leaf
-    /// and how many records lay outside its window (quarantined, not stored).
-    async fn store_page(&self, mut leaf: Partition, page: Page) -> Result<(Partition, u64)> {
+    /// Queues a page's records to be checked and stored with the leaf's next offset, and
+    /// returns the leaf at that offset. The writer does the work while the next page is
+    /// fetched; `stored` holds the page in progress, settled (see [`Harvest::settle`]) before
+    /// the next one is queued and before anything else is decided about the leaf.
+    async fn store_page(
+        &self,
+        mut leaf: Partition,
+        page: Page,
+        stored: &mut Option<Pending<u64>>,
+        outside: &mut u64,
+    ) -> Result<Partition> {
+        self.settle(stored, outside).await?;
         let served = page.docs.len() as u64;
         self.pages.observe(page.bytes, page.docs.len());
-        let mut citations = vec![];
-        let mut family = vec![];
-        let mut rejected = vec![];
-        let mut outside = 0;
-        for doc in page.docs {
-            let reason = outside_reason(&leaf.window, &doc);
-            if let Some(reason) = reason {
-                outside += 1;
-                let r = record::Rejected {
-                    raw_json: doc.to_string(),
-                    reason,
-                    id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
-                    create_date_time: doc
-                        .get("createDateTime")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned),
-                };
-                warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
-                rejected.push(r);
-                continue;
-            }
-            let checked = if self.dataset.is_citations() {
-                record::parse(doc).map(|c| citations.push(c))
-            } else {
-                crate::dataset::parse(self.dataset, doc).map(|r| family.push(r))
-            };
-            if let Err(r) = checked {
-                warn!(partition = %leaf.window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
-                rejected.push(r);
-            }
-        }
         let next = leaf.next_offset + served;
-        self.written
-            .fetch_add((citations.len() + family.len()) as u64, Ordering::Relaxed);
-        self.rejected
-            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
         let (id, sweep) = (leaf.id, leaf.sweep.expect("a leaf has a sweep"));
-        if self.dataset.is_citations() {
-            self.writer
-                .call(move |s| s.put_page(id, sweep, next, &citations, &rejected))
-                .await?;
-        } else {
-            self.writer
-                .call(move |s| s.put_family_page(id, sweep, next, &family, &rejected))
-                .await?;
-        }
+        let window = leaf.window.clone();
+        let docs = page.docs;
+        let dataset = self.dataset;
+        let (written, rejected) = (Arc::clone(&self.written), Arc::clone(&self.rejected));
+        *stored = Some(self.writer.send(move |s| {
+            let (kept, quarantined, out) = if dataset.is_citations() {
+                let (citations, quarantined, out) = check_page(&window, docs);
+                s.put_page(id, sweep, next, &citations, &quarantined)?;
+                (citations.len(), quarantined, out)
+            } else {
+                let (records, quarantined, out) = check_family_page(dataset, &window, docs);
+                s.put_family_page(id, sweep, next, &records, &quarantined)?;
+                (records.len(), quarantined, out)
+            };
+            written.fetch_add(kept as u64, Ordering::Relaxed);
+            rejected.fetch_add(quarantined.len() as u64, Ordering::Relaxed);
+            Ok(out)
+        })?);
         leaf.next_offset = next;
-        Ok((leaf, outside))
+        Ok(leaf)
+    }
+
+    /// Waits for the page in progress, adding the records it found outside the window to
+    /// `outside`.
+    async fn settle(&self, stored: &mut Option<Pending<u64>>, outside: &mut u64) -> Result<()> {
+        if let Some(pending) = stored.take() {
+            *outside += pending.wait().await?;
+        }
+        Ok(())
     }
 }
 
-/// Why `doc` does not belong to `window`, if it does not: its `createDateTime` (compared as
-/// upstream compares it, as a string) is missing or outside the range, or its `id` does not
-/// start with the window's prefix.
-fn outside_reason(window: &Window, doc: &serde_json::Value) -> Option<String> {
-    let stamp = doc.get("createDateTime").and_then(|v| v.as_str());
-    let (lo, hi) = (window.lo.to_string(), window.hi.to_string());
-    let in_range = stamp.is_some_and(|s| lo.as_str() <= s && s <= hi.as_str());
-    if !in_range {
-        return Some(format!(
-            "createDateTime {} is outside the window asked for ({window})",
-            stamp.map_or("missing".into(), |s| format!("{s:?}"))
-        ));
-    }
-    if !window.id_prefix.is_empty() {
-        let id = doc.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-        if !id.starts_with(&window.id_prefix) {
-            return Some(format!(
-                "id {id:?} does not start with {:?}, the prefix asked for",
-                window.id_prefix
-            ));
+/// Checks a page's records: the ones outside `window` and the ones that break the contract
+/// are quarantined. Returns the records to store, the quarantined ones, and how many lay
+/// outside the window.
+fn check_page(
+    window: &Window,
+    docs: Vec<Box<RawValue>>,
+) -> (Vec<record::Citation>, Vec<record::Rejected>, u64) {
+    let bounds = Bounds::of(window);
+    let mut citations = Vec::with_capacity(docs.len());
+    let mut rejected = vec![];
+    let mut outside = 0;
+    for raw in docs {
+        let checked = match record::parse_raw(&raw) {
+            Ok(c) => match bounds.outside(c.create_date_time.as_deref(), Some(&c.id)) {
+                None => Ok(c),
+                Some(reason) => {
+                    outside += 1;
+                    Err(record::Rejected {
+                        raw_json: reserialized(&raw),
+                        reason,
+                        id: Some(c.id),
+                        create_date_time: c.create_date_time,
+                    })
+                }
+            },
+            // A record outside the window is quarantined for that first, whatever else is
+            // wrong with it.
+            Err(mut r) => {
+                if let Some(reason) = bounds.outside(r.create_date_time.as_deref(), r.id.as_deref())
+                {
+                    outside += 1;
+                    r.reason = reason;
+                }
+                Err(r)
+            }
+        };
+        match checked {
+            Ok(c) => citations.push(c),
+            Err(r) => {
+                warn!(partition = %window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
+                rejected.push(r);
+            }
         }
     }
-    None
+    (citations, rejected, outside)
+}
+
+/// [`check_page`] for a sibling data set: each record is read as JSON, quarantined first when
+/// it lies outside `window`, then when it breaks `dataset`'s contract.
+fn check_family_page(
+    dataset: &crate::dataset::Dataset,
+    window: &Window,
+    docs: Vec<Box<RawValue>>,
+) -> (
+    Vec<crate::dataset::FamilyRecord>,
+    Vec<record::Rejected>,
+    u64,
+) {
+    let bounds = Bounds::of(window);
+    let mut records = Vec::with_capacity(docs.len());
+    let mut rejected = vec![];
+    let mut outside = 0;
+    for raw in docs {
+        let checked = match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Err(e) => Err(record::Rejected {
+                raw_json: raw.get().to_owned(),
+                reason: format!("record is not valid JSON: {e}"),
+                id: None,
+                create_date_time: None,
+            }),
+            Ok(doc) => {
+                let text = |key: &str| doc.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+                let (id, stamp) = (text("id"), text("createDateTime"));
+                match bounds.outside(stamp.as_deref(), id.as_deref()) {
+                    Some(reason) => {
+                        outside += 1;
+                        Err(record::Rejected {
+                            raw_json: doc.to_string(),
+                            reason,
+                            id,
+                            create_date_time: stamp,
+                        })
+                    }
+                    None => crate::dataset::parse(dataset, doc),
+                }
+            }
+        };
+        match checked {
+            Ok(r) => records.push(r),
+            Err(r) => {
+                warn!(dataset = dataset.name, partition = %window, reason = %r.reason, id = r.id.as_deref().unwrap_or("-"), "record quarantined");
+                rejected.push(r);
+            }
+        }
+    }
+    (records, rejected, outside)
+}
+
+/// A record as the quarantine keeps it: parsed and written again (keys in order).
+fn reserialized(raw: &RawValue) -> String {
+    serde_json::from_str::<serde_json::Value>(raw.get())
+        .map_or_else(|_| raw.get().to_owned(), |v| v.to_string())
+}
+
+/// A window's bounds as upstream compares them (as strings), written out once per page.
+struct Bounds<'a> {
+    window: &'a Window,
+    lo: String,
+    hi: String,
+}
+
+impl<'a> Bounds<'a> {
+    fn of(window: &'a Window) -> Bounds<'a> {
+        Bounds {
+            window,
+            lo: window.lo.to_string(),
+            hi: window.hi.to_string(),
+        }
+    }
+
+    /// Why a record with this `createDateTime` and `id` does not belong to the window, if it
+    /// does not: the stamp is missing or outside the range, or the id does not start with the
+    /// window's prefix.
+    fn outside(&self, stamp: Option<&str>, id: Option<&str>) -> Option<String> {
+        let in_range = stamp.is_some_and(|s| self.lo.as_str() <= s && s <= self.hi.as_str());
+        if !in_range {
+            return Some(format!(
+                "createDateTime {} is outside the window asked for ({})",
+                stamp.map_or("missing".into(), |s| format!("{s:?}")),
+                self.window
+            ));
+        }
+        let prefix = &self.window.id_prefix;
+        if !prefix.is_empty() {
+            let id = id.unwrap_or_default();
+            if !id.starts_with(prefix.as_str()) {
+                return Some(format!(
+                    "id {id:?} does not start with {prefix:?}, the prefix asked for"
+                ));
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -1089,26 +1201,101 @@ mod tests {
             hi: Stamp(lo.0 + 9),
             id_prefix: String::new(),
         };
-        let doc = |id: &str, stamp: &str| json!({"id": id, "createDateTime": stamp});
-        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:00")), None);
-        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:09")), None);
+        let outside =
+            |w: &Window, id: &str, stamp: Option<&str>| Bounds::of(w).outside(stamp, Some(id));
+        assert_eq!(outside(&w, "ab", Some("2025-07-04T10:00:00")), None);
+        assert_eq!(outside(&w, "ab", Some("2025-07-04T10:00:09")), None);
         for stamp in [
             "2025-07-04T09:59:59",
             "2025-07-04T10:00:10",
             // upstream compares strings: a fraction sorts after the last whole second
             "2025-07-04T10:00:09.5",
         ] {
-            let why = outside_reason(&w, &doc("ab", stamp)).unwrap();
+            let why = outside(&w, "ab", Some(stamp)).unwrap();
             assert!(why.contains("outside the window"), "{why}");
         }
-        assert!(
-            outside_reason(&w, &json!({"id": "ab"}))
-                .unwrap()
-                .contains("missing")
-        );
+        assert!(outside(&w, "ab", None).unwrap().contains("missing"));
         w.id_prefix = "a".into();
-        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:01")), None);
-        let why = outside_reason(&w, &doc("bb", "2025-07-04T10:00:01")).unwrap();
+        assert_eq!(outside(&w, "ab", Some("2025-07-04T10:00:01")), None);
+        let why = outside(&w, "bb", Some("2025-07-04T10:00:01")).unwrap();
         assert!(why.contains("prefix"), "{why}");
+    }
+
+    /// A page's records are stored, quarantined for breaking the contract, or quarantined for
+    /// lying outside the window (that reason first), and only the last are counted as outside.
+    #[test]
+    fn a_page_is_checked_record_by_record() {
+        let lo = Stamp::parse("2025-07-04T10:00:00").unwrap();
+        let w = Window {
+            lo,
+            hi: Stamp(lo.0 + 9),
+            id_prefix: String::new(),
+        };
+        let docs: Vec<Box<RawValue>> = [
+            json!({"id": "a1", "createDateTime": "2025-07-04T10:00:01"}),
+            json!({"id": "a2", "createDateTime": "2025-07-04T10:00:01", "techCenter": 2600}),
+            json!({"id": "a3", "createDateTime": "2025-07-05T00:00:00"}),
+            json!({"id": 4, "createDateTime": "2025-07-05T00:00:00"}),
+            json!("not a record"),
+        ]
+        .iter()
+        .map(|d| serde_json::value::to_raw_value(d).unwrap())
+        .collect();
+        let (stored, quarantined, outside) = check_page(&w, docs);
+        assert_eq!(
+            stored.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["a1"]
+        );
+        let reasons: Vec<&str> = quarantined.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(
+            reasons[0].contains("`techCenter` should be a string"),
+            "{reasons:?}"
+        );
+        for r in &reasons[1..] {
+            assert!(r.contains("outside the window"), "{reasons:?}");
+        }
+        assert_eq!(outside, 3);
+        assert_eq!(quarantined[1].id.as_deref(), Some("a3"));
+        assert_eq!(
+            quarantined[1].raw_json,
+            r#"{"createDateTime":"2025-07-05T00:00:00","id":"a3"}"#
+        );
+    }
+
+    /// A sibling's page is checked as the citations' are: outside the window first (counted),
+    /// then the data set's contract.
+    #[test]
+    fn a_sibling_page_is_checked_record_by_record() {
+        let lo = Stamp::parse("2025-07-04T10:00:00").unwrap();
+        let w = Window {
+            lo,
+            hi: Stamp(lo.0 + 9),
+            id_prefix: String::new(),
+        };
+        let docs: Vec<Box<RawValue>> = [
+            json!({"id": "r1", "createDateTime": "2025-07-04T10:00:01", "hasRej103": 1}),
+            json!({"id": "", "createDateTime": "2025-07-04T10:00:02"}),
+            json!({"id": "r3", "createDateTime": "2025-07-05T00:00:00"}),
+            json!("not a record"),
+        ]
+        .iter()
+        .map(|d| serde_json::value::to_raw_value(d).unwrap())
+        .collect();
+        let (stored, quarantined, outside) =
+            check_family_page(&crate::dataset::REJECTIONS, &w, docs);
+        assert_eq!(stored.len(), 1);
+        let reasons: Vec<&str> = quarantined.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(!reasons[0].contains("outside the window"), "{reasons:?}");
+        for r in &reasons[1..] {
+            assert!(r.contains("outside the window"), "{reasons:?}");
+        }
+        assert_eq!(outside, 2);
+        assert_eq!(quarantined[1].id.as_deref(), Some("r3"));
+        assert_eq!(
+            quarantined[1].raw_json,
+            r#"{"createDateTime":"2025-07-05T00:00:00","id":"r3"}"#
+        );
     }
 }

@@ -224,10 +224,7 @@ async fn verify_dataset(
         })
         .await?;
     let Some(root) = root else {
-        return Err(Error::Io {
-            path: db,
-            source: std::io::Error::other("holds no mirror yet; run `oac-mirror harvest` first"),
-        });
+        return Err(Error::NoMirror { path: db });
     };
     let upstream = count(fetch, &root.window).await?;
     let local_total = {

@@ -20,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 
+pub(crate) use partitions::{CURRENT_REJECTS, state_in};
 pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
 pub use status::{DatasetStatus, FailedPartition, Packed, RunSummary, Status};
 
@@ -61,8 +62,8 @@ impl Store {
     /// Opens (creating if needed) and migrates the database for harvesting: takes the harvest
     /// lock (see [`lock`]), then WAL, `synchronous=NORMAL`, foreign keys on.
     pub fn open(path: &Path) -> Result<Store> {
-        let lock = lock::HarvestLock::acquire(path)?;
-        Store::open_with_journal(path, "WAL", Some(lock))
+        check_path(path)?;
+        Store::open_with_journal(path, "WAL", true)
     }
 
     /// Opens and migrates a copy that is being prepared for hand-off (`oac-mirror pack`): like
@@ -70,24 +71,17 @@ impl Store {
     /// is one self-contained file that opens read-only anywhere, and without the harvest lock
     /// (the copy is private to the pack, and a lock file would be left beside it).
     pub fn open_handoff(path: &Path) -> Result<Store> {
-        Store::open_with_journal(path, "DELETE", None)
+        Store::open_with_journal(path, "DELETE", false)
     }
 
-    fn open_with_journal(
-        path: &Path,
-        journal_mode: &str,
-        lock: Option<lock::HarvestLock>,
-    ) -> Result<Store> {
+    /// Opens `path` for writing. Nothing is written (no pragma, no lock file) before the file
+    /// is known to be new or an oac-mirror database (see [`identify`]); `harvest` takes the
+    /// harvest lock and refuses a packed copy.
+    fn open_with_journal(path: &Path, journal_mode: &str, harvest: bool) -> Result<Store> {
         let conn =
             Connection::open(path).map_err(Error::sqlite(format!("open {}", path.display())))?;
-        let version = schema_version(&conn, path)?;
-        if version == 0 && has_objects(&conn)? {
-            return Err(Error::NotAMirror {
-                path: path.to_owned(),
-                problem: "it holds another application's tables (PRAGMA user_version is 0)".into(),
-            });
-        }
-        if version > 0 && lock.is_some() && !has_table(&conn, "partitions")? {
+        let found = identify(&conn, path)?;
+        if harvest && found == Found::Packed {
             return Err(Error::NotAMirror {
                 path: path.to_owned(),
                 problem: "it is a packed hand-off copy, without the harvest's working tables; \
@@ -95,6 +89,11 @@ impl Store {
                     .into(),
             });
         }
+        let lock = if harvest {
+            Some(lock::HarvestLock::acquire(path)?)
+        } else {
+            None
+        };
         conn.pragma_update(None, "journal_mode", journal_mode)
             .map_err(Error::sqlite(format!("set journal mode {journal_mode}")))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -128,13 +127,10 @@ impl Store {
 
     /// Opens an existing database without writing to it (for `status` and exports).
     pub fn open_read_only(path: &Path) -> Result<Store> {
+        check_path(path)?;
         if !path.exists() {
-            return Err(Error::Io {
+            return Err(Error::NoMirror {
                 path: path.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no database here; run `oac-mirror harvest` first",
-                ),
             });
         }
         let conn = Connection::open_with_flags(
@@ -144,26 +140,19 @@ impl Store {
         .map_err(Error::sqlite(format!("open {}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(Error::sqlite("set busy timeout"))?;
-        let (conn, version) = match schema_version(&conn, path) {
+        let (conn, found) = match identify(&conn, path) {
             Err(e) if cannot_write_beside(&e) && immutable_will_do(path) => {
                 drop(conn);
                 let conn = open_immutable(path).map_err(|_| e)?;
-                let version = schema_version(&conn, path)?;
-                (conn, version)
+                let found = identify(&conn, path)?;
+                (conn, found)
             }
             other => (conn, other?),
         };
-        if version == 0 {
+        if found == Found::New {
             return Err(Error::NotAMirror {
                 path: path.to_owned(),
                 problem: "it has no oac-mirror schema (PRAGMA user_version is 0)".into(),
-            });
-        }
-        if version > MIGRATIONS.len() as i64 {
-            return Err(Error::SchemaTooNew {
-                path: path.to_owned(),
-                found: version,
-                known: MIGRATIONS.len() as i64,
             });
         }
         Ok(Store {
@@ -212,8 +201,8 @@ impl Store {
     /// of the store runs in a savepoint, inside the batch when one is open: a page and its
     /// checkpoint still commit together, and a kill loses at most the batch, whose pages are
     /// fetched again from the last committed checkpoint.
-    fn begin_batch(&mut self) -> Result<()> {
-        if self.batch.is_none() {
+    pub(crate) fn begin_batch(&mut self) -> Result<()> {
+        if self.batch.is_none() && self._lock.is_some() {
             self.conn
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(Error::sqlite("begin a batch of pages"))?;
@@ -326,7 +315,7 @@ impl Drop for Store {
     /// done so already).
     fn drop(&mut self) {
         if let Err(e) = self.flush() {
-            tracing::error!(error = %e, "committing the last batch of pages failed; they are fetched again");
+            tracing::error!(error = %e.report(), "committing the last batch of pages failed; they are fetched again");
         }
     }
 }
@@ -369,6 +358,127 @@ fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI,
     )
+}
+
+/// Refuses a `--db` that cannot hold a database: a directory, or a file in a directory that
+/// does not exist (SQLite would say only "unable to open").
+fn check_path(path: &Path) -> Result<()> {
+    let refuse = |problem: String| {
+        Err(Error::DbPath {
+            path: path.to_owned(),
+            problem,
+        })
+    };
+    if path.is_dir() {
+        return refuse("is a directory; name a database file".into());
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.exists() {
+        return refuse(format!("the directory {} does not exist", dir.display()));
+    }
+    if !dir.is_dir() {
+        return refuse(format!("{} is not a directory", dir.display()));
+    }
+    Ok(())
+}
+
+/// What a file opened as a database holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    /// Nothing yet: a new (or empty) file.
+    New,
+    /// A mirror with the harvest's working tables.
+    Mirror,
+    /// A packed hand-off copy: a mirror without them.
+    Packed,
+}
+
+/// The tables (with the columns read from them) that make a file an oac-mirror database, as
+/// the first migration made them. A file with another application's tables is recognised by
+/// their absence, not by its `user_version`, which any application may set.
+const IDENTITY: &[(&str, &[&str])] = &[
+    ("meta", &["key", "value"]),
+    (
+        "citations",
+        &["id", "office_action_id", "reference_id", "create_date_time"],
+    ),
+];
+
+/// The harvest's working table that a packed copy leaves out, with the columns read from it.
+const WORKING: (&str, &[&str]) = (
+    "partitions",
+    &[
+        "partition_id",
+        "parent_id",
+        "lo",
+        "hi",
+        "id_prefix",
+        "upstream_count",
+        "next_offset",
+        "state",
+        "sweep",
+        "attempts",
+    ],
+);
+
+/// Says what the file holds, reading only (no pragma that writes has run yet): a new file, or
+/// an oac-mirror database of a schema this version knows, with or without the working
+/// tables. Anything else is refused, so another application's file is never written to.
+fn identify(conn: &Connection, path: &Path) -> Result<Found> {
+    let version = schema_version(conn, path)?;
+    let not_ours = |detail: String| Error::NotAMirror {
+        path: path.to_owned(),
+        problem: format!("it holds another application's tables ({detail})"),
+    };
+    if version == 0 {
+        return if has_objects(conn)? {
+            Err(not_ours("PRAGMA user_version is 0".into()))
+        } else {
+            Ok(Found::New)
+        };
+    }
+    for (table, columns) in IDENTITY {
+        if !has_columns(conn, table, columns)? {
+            return Err(not_ours(format!(
+                "PRAGMA user_version is {version}, but no oac-mirror table {table}"
+            )));
+        }
+    }
+    let (table, columns) = WORKING;
+    let working = has_table(conn, table)?;
+    if working && !has_columns(conn, table, columns)? {
+        return Err(not_ours(format!(
+            "its table {table} is not the one oac-mirror makes"
+        )));
+    }
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(Error::SchemaTooNew {
+            path: path.to_owned(),
+            found: version,
+            known,
+        });
+    }
+    Ok(if working {
+        Found::Mirror
+    } else {
+        Found::Packed
+    })
+}
+
+/// True when `table` exists with at least `columns`.
+fn has_columns(conn: &Connection, table: &str, columns: &[&str]) -> Result<bool> {
+    let found: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .and_then(|mut stmt| {
+            stmt.query_map([table], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(Error::sqlite("read the schema"))?;
+    Ok(columns.iter().all(|c| found.iter().any(|f| f == c)))
 }
 
 /// `PRAGMA user_version`: 0 for a new file or another application's, else the migrations

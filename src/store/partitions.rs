@@ -10,16 +10,42 @@ use super::{Store, now};
 use crate::error::{Error, Result};
 use crate::plan::{Stamp, Window};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a partition is in its life, stored in `partitions.state` as the text of
+/// [`PartitionState::as_str`], the one mapping to and from the column. SQL names a state only
+/// through it: bound as a parameter, or built in with [`state_in`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PartitionState {
+    /// Not counted yet (or sent back to be counted again).
     New,
+    /// Counted above the paging cap and replaced by its children; a split without a count is
+    /// a join that window growth put over earlier parts.
     Split,
+    /// A leaf being paged, from `next_offset`, in its sweep.
     Pending,
+    /// A leaf whose stored ids equal its upstream count.
     Done,
+    /// A leaf that used its attempts in this run; the next run retries it.
     Failed,
 }
 
 impl PartitionState {
+    /// Every state, in the order of their life.
+    pub const ALL: [PartitionState; 5] = [
+        PartitionState::New,
+        PartitionState::Split,
+        PartitionState::Pending,
+        PartitionState::Done,
+        PartitionState::Failed,
+    ];
+
+    /// The partitions a harvest still has to do something about: not split and not done.
+    pub const NOT_DONE: [PartitionState; 3] = [
+        PartitionState::New,
+        PartitionState::Pending,
+        PartitionState::Failed,
+    ];
+
+    /// The stored text of the state.
     pub fn as_str(self) -> &'static str {
         match self {
             PartitionState::New => "new",
@@ -30,16 +56,30 @@ impl PartitionState {
         }
     }
 
-    fn parse(text: &str) -> PartitionState {
-        match text {
-            "split" => PartitionState::Split,
-            "pending" => PartitionState::Pending,
-            "done" => PartitionState::Done,
-            "failed" => PartitionState::Failed,
-            _ => PartitionState::New,
-        }
+    /// The state a stored text names; `None` for a text no state has.
+    pub fn parse(text: &str) -> Option<PartitionState> {
+        PartitionState::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
+
+impl rusqlite::ToSql for PartitionState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+/// `state IN ('new', ...)` for SQL, from [`PartitionState::as_str`] (whose texts hold no
+/// quote), for the places where a set of states is part of the statement's shape.
+pub(crate) fn state_in(states: &[PartitionState]) -> String {
+    let texts: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    format!("state IN ({})", texts.join(", "))
+}
+
+/// The quarantined records that count, for `status`, `pack` and the comparisons with
+/// upstream: those of each partition's current sweep (an older sweep's were superseded). More
+/// conditions on `p` (the partition) and `r` may follow with `AND`.
+pub(crate) const CURRENT_REJECTS: &str =
+    "rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep";
 
 /// One row of the `partitions` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,8 +113,8 @@ pub struct RunStats {
     pub records_rejected: u64,
 }
 
-/// The done leaves that reach `?1` (a stamp as text; "" for all of them).
-const DONE_SINCE: &str = "state = 'done' AND hi >= ?1";
+/// The leaves in state `?1` (done) that reach `?2` (a stamp as text; "" for all of them).
+const DONE_SINCE: &str = "state = ?1 AND hi >= ?2";
 
 fn since_text(since: Option<Stamp>) -> String {
     since.map(|s| s.to_string()).unwrap_or_default()
@@ -103,7 +143,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Partition> {
         },
         count: row.get(5)?,
         next_offset: row.get(6)?,
-        state: PartitionState::parse(&row.get::<_, String>(7)?),
+        state: {
+            let text: String = row.get(7)?;
+            PartitionState::parse(&text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    7,
+                    rusqlite::types::Type::Text,
+                    Box::new(Error::UnknownState {
+                        partition: row.get(0).unwrap_or_default(),
+                        state: text,
+                    }),
+                )
+            })?
+        },
         sweep: row.get(8)?,
         attempts: row.get(9)?,
     })
@@ -149,7 +201,7 @@ impl Store {
         let at = now();
         let dataset = self.dataset;
         let tx = self.conn.savepoint().map_err(Error::sqlite("begin run"))?;
-        let insert = |parent: Option<i64>, w: &Window, state: &str| {
+        let insert = |parent: Option<i64>, w: &Window, state: PartitionState| {
             tx.execute(
                 "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at, dataset)
                  VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?6, ?7)",
@@ -160,7 +212,7 @@ impl Store {
         };
         match &root {
             None => {
-                insert(None, window, "new")?;
+                insert(None, window, PartitionState::New)?;
             }
             Some(root) if !growth.is_empty() => {
                 // The mirror's parts in window order: the old root, or, when earlier growth put
@@ -172,7 +224,7 @@ impl Store {
                 let mut joins = vec![];
                 growth_parts(&tx, root, &mut parts, &mut joins)?;
                 for w in &growth {
-                    parts.push((insert(None, w, "new")?, w.clone()));
+                    parts.push((insert(None, w, PartitionState::New)?, w.clone()));
                 }
                 parts.sort_by_key(|(_, w)| w.lo);
                 for (id, _) in &parts {
@@ -216,10 +268,19 @@ impl Store {
         // to paging from its checkpoint, or to counting when it failed before it was counted.
         // Done leaves too: one fetched again by this run (its count moved) starts afresh.
         tx.execute(
-            "UPDATE partitions SET attempts = 0, updated_at = ?1,
-                state = CASE WHEN state <> 'failed' THEN state WHEN sweep IS NULL THEN 'new' ELSE 'pending' END
-             WHERE dataset = ?2 AND (state IN ('new', 'pending', 'failed') OR attempts > 0)",
-            [&at, dataset.name],
+            &format!(
+                "UPDATE partitions SET attempts = 0, updated_at = ?1,
+                    state = CASE WHEN state <> ?2 THEN state WHEN sweep IS NULL THEN ?3 ELSE ?4 END
+                 WHERE dataset = ?5 AND ({} OR attempts > 0)",
+                state_in(&PartitionState::NOT_DONE)
+            ),
+            params![
+                at,
+                PartitionState::Failed,
+                PartitionState::New,
+                PartitionState::Pending,
+                dataset.name
+            ],
         )
         .map_err(Error::sqlite("reset failed partitions"))?;
         tx.execute(
@@ -250,7 +311,10 @@ impl Store {
     /// Partitions that still need work: not counted, or leaves not yet done, in window order.
     pub fn unfinished(&self) -> Result<Vec<Partition>> {
         self.select(
-            "WHERE dataset = ?1 AND state IN ('new', 'pending') ORDER BY lo, id_prefix",
+            &format!(
+                "WHERE dataset = ?1 AND {} ORDER BY lo, id_prefix",
+                state_in(&[PartitionState::New, PartitionState::Pending])
+            ),
             [self.dataset.name],
         )
     }
@@ -259,7 +323,10 @@ impl Store {
     /// run retries them), in window order.
     pub fn unfinished_or_failed(&self) -> Result<Vec<Partition>> {
         self.select(
-            "WHERE dataset = ?1 AND state IN ('new', 'pending', 'failed') ORDER BY lo, id_prefix",
+            &format!(
+                "WHERE dataset = ?1 AND {} ORDER BY lo, id_prefix",
+                state_in(&PartitionState::NOT_DONE)
+            ),
             [self.dataset.name],
         )
     }
@@ -284,10 +351,7 @@ impl Store {
     pub fn partition(&self, id: i64) -> Result<Partition> {
         self.select("WHERE partition_id = ?1", [id])?
             .pop()
-            .ok_or_else(|| Error::Sqlite {
-                context: format!("partition {id}"),
-                source: rusqlite::Error::QueryReturnedNoRows,
-            })
+            .ok_or(Error::NoPartition(id))
     }
 
     fn select<P: rusqlite::Params>(&self, clause: &str, p: P) -> Result<Vec<Partition>> {
@@ -317,17 +381,17 @@ impl Store {
             .savepoint()
             .map_err(Error::sqlite("begin split"))?;
         tx.execute(
-            "UPDATE partitions SET state = 'split', upstream_count = ?2, next_offset = 0, sweep = NULL, updated_at = ?3 WHERE partition_id = ?1",
-            params![id, count, at],
+            "UPDATE partitions SET state = ?4, upstream_count = ?2, next_offset = 0, sweep = NULL, updated_at = ?3 WHERE partition_id = ?1",
+            params![id, count, at, PartitionState::Split],
         )
         .map_err(Error::sqlite("mark partition split"))?;
         tx.execute("DELETE FROM rejected_records WHERE partition_id = ?1", [id])
             .map_err(Error::sqlite("clear split partition's rejected records"))?;
         for (w, criteria) in children {
             tx.execute(
-                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, created_at, updated_at, dataset)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, dataset FROM partitions WHERE partition_id = ?1",
-                params![id, w.lo.to_string(), w.hi.to_string(), w.id_prefix, criteria, at],
+                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at, dataset)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, dataset FROM partitions WHERE partition_id = ?1",
+                params![id, w.lo.to_string(), w.hi.to_string(), w.id_prefix, criteria, PartitionState::New, at],
             )
             .map_err(Error::sqlite("create child partition"))?;
         }
@@ -344,9 +408,9 @@ impl Store {
         self.next_sweep += 1;
         let tx = self.conn.savepoint().map_err(Error::sqlite("begin leaf"))?;
         tx.execute(
-            "UPDATE partitions SET state = 'pending', upstream_count = ?2, next_offset = 0, sweep = ?3,
+            "UPDATE partitions SET state = ?7, upstream_count = ?2, next_offset = 0, sweep = ?3,
                 attempts = attempts + ?4, last_error = coalesce(?5, last_error), updated_at = ?6 WHERE partition_id = ?1",
-            params![id, count, sweep, reason.is_some() as i64, reason, now()],
+            params![id, count, sweep, reason.is_some() as i64, reason, now(), PartitionState::Pending],
         )
         .map_err(Error::sqlite("start leaf"))?;
         tx.execute("DELETE FROM rejected_records WHERE partition_id = ?1", [id])
@@ -378,7 +442,9 @@ impl Store {
             .map_err(Error::sqlite("count leaf records"))?;
         let rejected: u64 = tx
             .query_row(
-                "SELECT count(*) FROM rejected_records WHERE partition_id = ?1 AND sweep = ?2",
+                &format!(
+                    "SELECT count(*) FROM {CURRENT_REJECTS} AND p.partition_id = ?1 AND p.sweep = ?2"
+                ),
                 params![leaf.id, sweep],
                 |r| r.get(0),
             )
@@ -403,8 +469,8 @@ impl Store {
             .map_err(Error::sqlite("count the run's deletions"))?;
         }
         tx.execute(
-            "UPDATE partitions SET state = 'done', last_error = NULL, done_at = ?2, updated_at = ?2 WHERE partition_id = ?1",
-            params![leaf.id, at],
+            "UPDATE partitions SET state = ?3, last_error = NULL, done_at = ?2, updated_at = ?2 WHERE partition_id = ?1",
+            params![leaf.id, at, PartitionState::Done],
         )
         .map_err(Error::sqlite("mark leaf done"))?;
         tx.commit().map_err(Error::sqlite("commit leaf check"))?;
@@ -415,8 +481,8 @@ impl Store {
     pub fn fail(&mut self, id: i64, error: &str) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE partitions SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE partition_id = ?1",
-                params![id, error, now()],
+                "UPDATE partitions SET state = ?4, last_error = ?2, updated_at = ?3 WHERE partition_id = ?1",
+                params![id, error, now(), PartitionState::Failed],
             )
             .map(|_| ())
             .map_err(Error::sqlite("mark partition failed"))
@@ -430,10 +496,16 @@ impl Store {
         self.conn
             .execute(
                 &format!(
-                    "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, attempts = 0, updated_at = ?2
-                     WHERE dataset = ?3 AND {DONE_SINCE}"
+                    "UPDATE partitions SET state = ?3, sweep = NULL, next_offset = 0, attempts = 0, updated_at = ?4
+                     WHERE dataset = ?5 AND {DONE_SINCE}"
                 ),
-                params![since_text(since), now(), self.dataset.name],
+                params![
+                    PartitionState::Done,
+                    since_text(since),
+                    PartitionState::New,
+                    now(),
+                    self.dataset.name
+                ],
             )
             .map_err(Error::sqlite("send leaves back to be fetched again"))
     }
@@ -442,8 +514,8 @@ impl Store {
     /// what [`Store::refetch_done`] sends back.
     pub fn done_since(&self, since: Option<Stamp>) -> Result<Vec<Partition>> {
         self.select(
-            &format!("WHERE {DONE_SINCE} AND dataset = ?2 ORDER BY lo, id_prefix"),
-            [since_text(since), self.dataset.name.to_owned()],
+            &format!("WHERE {DONE_SINCE} AND dataset = ?3 ORDER BY lo, id_prefix"),
+            params![PartitionState::Done, since_text(since), self.dataset.name],
         )
     }
 
@@ -451,9 +523,9 @@ impl Store {
     pub fn recount(&mut self, id: i64, reason: &str) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE partitions SET state = 'new', sweep = NULL, next_offset = 0, last_error = ?2, updated_at = ?3
+                "UPDATE partitions SET state = ?4, sweep = NULL, next_offset = 0, last_error = ?2, updated_at = ?3
                  WHERE partition_id = ?1",
-                params![id, reason, now()],
+                params![id, reason, now(), PartitionState::New],
             )
             .map(|_| ())
             .map_err(Error::sqlite("send partition back to counting"))
@@ -476,11 +548,14 @@ impl Store {
     pub fn leaf_totals(&self, id: i64) -> Result<(u64, u64)> {
         self.conn
             .query_row(
-                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT p.partition_id FROM partitions p JOIN sub ON p.parent_id = sub.id)
-                 SELECT ifnull(sum(CASE WHEN state = 'done' THEN upstream_count END), 0),
-                        count(CASE WHEN state <> 'done' AND state <> 'split' THEN 1 END)
-                 FROM partitions JOIN sub ON partitions.partition_id = sub.id",
-                [id],
+                &format!(
+                    "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT p.partition_id FROM partitions p JOIN sub ON p.parent_id = sub.id)
+                     SELECT ifnull(sum(CASE WHEN state = ?2 THEN upstream_count END), 0),
+                            count(CASE WHEN {} THEN 1 END)
+                     FROM partitions JOIN sub ON partitions.partition_id = sub.id",
+                    state_in(&PartitionState::NOT_DONE)
+                ),
+                params![id, PartitionState::Done],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(Error::sqlite("sum leaf counts"))
@@ -504,10 +579,17 @@ impl Store {
         let rejected: u64 = self
             .conn
             .query_row(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id)
-                 WHERE p.lo >= ?1 AND p.hi <= ?2 AND substr(p.id_prefix, 1, length(?3)) = ?3 AND r.sweep = p.sweep
-                   AND p.dataset = ?4",
-                params![window.lo.to_string(), window.hi.to_string(), window.id_prefix, self.dataset.name],
+                &format!(
+                    "SELECT count(*) FROM {CURRENT_REJECTS}
+                     AND p.lo >= ?1 AND p.hi <= ?2 AND substr(p.id_prefix, 1, length(?3)) = ?3
+                     AND p.dataset = ?4"
+                ),
+                params![
+                    window.lo.to_string(),
+                    window.hi.to_string(),
+                    window.id_prefix,
+                    self.dataset.name
+                ],
                 |r| r.get(0),
             )
             .map_err(Error::sqlite("count window rejects"))?;
@@ -587,7 +669,7 @@ fn growth_parts(
 }
 
 /// Inserts a partition (parent, window, state) and returns its id.
-type InsertPartition<'a> = dyn Fn(Option<i64>, &Window, &str) -> Result<i64> + 'a;
+type InsertPartition<'a> = dyn Fn(Option<i64>, &Window, PartitionState) -> Result<i64> + 'a;
 
 /// Puts a balanced tree of joins (`split` partitions without a count) over `parts`, which tile
 /// a window in order; the top is the root. Returns the top's id.
@@ -606,7 +688,7 @@ fn join(
         hi: parts[parts.len() - 1].1.hi,
         id_prefix: String::new(),
     };
-    let top = insert(None, &window, "split")?;
+    let top = insert(None, &window, PartitionState::Split)?;
     tx.execute(
         "UPDATE partitions SET parent_id = ?1 WHERE partition_id IN (?2, ?3)",
         params![top, l, r],
@@ -626,4 +708,151 @@ fn range_clause(w: &Window) -> (String, Vec<String>) {
         args.push(upper);
     }
     (clause, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    #[test]
+    fn each_state_has_one_stored_text_and_back() {
+        for state in PartitionState::ALL {
+            assert_eq!(PartitionState::parse(state.as_str()), Some(state));
+        }
+        for text in ["", "New", "bogus", "done "] {
+            assert_eq!(PartitionState::parse(text), None, "{text:?}");
+        }
+        assert!(!PartitionState::NOT_DONE.contains(&PartitionState::Split));
+        assert!(!PartitionState::NOT_DONE.contains(&PartitionState::Done));
+        assert_eq!(
+            state_in(&PartitionState::NOT_DONE),
+            "state IN ('new', 'pending', 'failed')"
+        );
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 7, d).unwrap()
+    }
+
+    /// A new mirror of 2025-07-01..=02 with its root split in two leaves.
+    fn two_leaves() -> (tempfile::TempDir, Store, Partition, Partition) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("p.db")).unwrap();
+        let window = Window::days(day(1), day(2));
+        store.begin_run("src", &window, &|_| "q".into()).unwrap();
+        let root = store.root().unwrap().unwrap();
+        assert_eq!(root.state, PartitionState::New);
+        let parts = vec![
+            (Window::days(day(1), day(1)), "a".to_owned()),
+            (Window::days(day(2), day(2)), "b".to_owned()),
+        ];
+        let children = store.split(root.id, 20, &parts).unwrap();
+        assert_eq!(
+            store.partition(root.id).unwrap().state,
+            PartitionState::Split
+        );
+        let [a, b] = <[Partition; 2]>::try_from(children).unwrap();
+        assert_eq!(
+            (a.state, b.state),
+            (PartitionState::New, PartitionState::New)
+        );
+        (dir, store, a, b)
+    }
+
+    fn states(store: &Store, ids: &[i64]) -> Vec<PartitionState> {
+        ids.iter()
+            .map(|&id| store.partition(id).unwrap().state)
+            .collect()
+    }
+
+    #[test]
+    fn a_leaf_goes_from_new_through_pending_to_done_or_failed() {
+        let (_dir, mut store, a, b) = two_leaves();
+        assert_eq!(store.unfinished().unwrap().len(), 2);
+        // An empty leaf agrees with a count of 0 at once.
+        let a = store.start_leaf(a.id, 0, None).unwrap();
+        assert_eq!(a.state, PartitionState::Pending);
+        assert_eq!(store.finish_leaf(&a).unwrap(), LeafCheck::Verified);
+        // A quarantined record of the leaf's sweep counts; one of an older sweep does not.
+        let b = store.start_leaf(b.id, 2, None).unwrap();
+        for sweep in [b.sweep.unwrap(), b.sweep.unwrap() - 100] {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO rejected_records (partition_id, sweep, reason, raw_json, seen_at)
+                     VALUES (?1, ?2, 'bad', '{}', '')",
+                    params![b.id, sweep],
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            store.finish_leaf(&b).unwrap(),
+            LeafCheck::Mismatch {
+                local: 1,
+                expected: 2
+            }
+        );
+        assert_eq!(store.local_count(&b.window).unwrap(), 1);
+        store.fail(b.id, "gave up").unwrap();
+        assert_eq!(
+            states(&store, &[a.id, b.id]),
+            [PartitionState::Done, PartitionState::Failed]
+        );
+        assert!(store.unfinished().unwrap().is_empty());
+        assert_eq!(store.unfinished_or_failed().unwrap().len(), 1);
+        let root = store.root().unwrap().unwrap();
+        assert_eq!(store.leaf_totals(root.id).unwrap(), (0, 1));
+
+        // The next run sends the failed leaf (it has a sweep) back to paging.
+        store
+            .begin_run("src", &root.window, &|_| "q".into())
+            .unwrap();
+        assert_eq!(states(&store, &[b.id]), [PartitionState::Pending]);
+        // A count that moved sends a leaf back to counting.
+        store.recount(b.id, "moved").unwrap();
+        assert_eq!(states(&store, &[b.id]), [PartitionState::New]);
+    }
+
+    #[test]
+    fn done_leaves_can_be_sent_back_to_be_fetched_again() {
+        let (_dir, mut store, a, b) = two_leaves();
+        for leaf in [a, b] {
+            let leaf = store.start_leaf(leaf.id, 0, None).unwrap();
+            store.finish_leaf(&leaf).unwrap();
+        }
+        let root = store.root().unwrap().unwrap();
+        assert_eq!(store.leaf_totals(root.id).unwrap(), (0, 0));
+        let since = Some(Stamp::start_of(day(2)));
+        let recent = store.done_since(since).unwrap();
+        assert_eq!(recent.len(), 1);
+        assert_eq!(store.refetch_done(since).unwrap(), 1);
+        assert_eq!(states(&store, &[recent[0].id]), [PartitionState::New]);
+        assert_eq!(store.done_since(None).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_stored_state_is_an_error() {
+        let (_dir, store, a, _) = two_leaves();
+        store
+            .conn
+            .execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE partitions SET state = 'bogus' WHERE partition_id = ?1",
+                [a.id],
+            )
+            .unwrap();
+        let e = store.partition(a.id).unwrap_err();
+        let text = crate::error::report(&e);
+        assert!(text.contains("unknown state \"bogus\""), "{text}");
+        let e = store.status().unwrap_err();
+        assert!(
+            matches!(&e, Error::UnknownState { partition, .. } if *partition == a.id),
+            "{e}"
+        );
+    }
 }

@@ -99,6 +99,28 @@ impl Store {
         rejected: &[Rejected],
     ) -> Result<()> {
         self.begin_batch()?;
+        if self.batch.is_none() {
+            // A store that does not harvest has no batches: the page is its own transaction.
+            let tx = self.conn.savepoint().map_err(Error::sqlite("begin page"))?;
+            let result = write_page(
+                &tx,
+                &mut self.caches,
+                self.run.as_ref(),
+                id,
+                sweep,
+                next_offset,
+                citations,
+                rejected,
+            );
+            return match result {
+                Ok(()) => tx.commit().map_err(Error::sqlite("commit page")),
+                Err(e) => {
+                    drop(tx);
+                    self.caches = Caches::default();
+                    Err(e)
+                }
+            };
+        }
         let result = write_page(
             &self.conn,
             &mut self.caches,
@@ -265,11 +287,9 @@ fn write_page(
         )
         .map_err(Error::sqlite("advance checkpoint"))?;
     if moved != 1 {
-        return Err(Error::Sqlite {
-            context: format!(
-                "advance checkpoint of partition {id}: it is no longer in sweep {sweep}"
-            ),
-            source: rusqlite::Error::StatementChangedRows(moved),
+        return Err(Error::SweepConflict {
+            partition: id,
+            sweep,
         });
     }
     Ok(())

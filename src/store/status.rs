@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Store;
+use super::partitions::CURRENT_REJECTS;
+use super::{PartitionState, Store};
 use crate::error::{Error, Result};
 
 /// The state of a mirror.
@@ -165,12 +166,12 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = 'failed' {} ORDER BY lo, id_prefix",
+                "SELECT lo, hi, id_prefix, criteria, last_error FROM partitions WHERE state = ?1 {} ORDER BY lo, id_prefix",
                 citations.replace("WHERE", "AND")
             ))
             .map_err(Error::sqlite("read status"))?;
         let failed = stmt
-            .query_map([], |r| {
+            .query_map([PartitionState::Failed], |r| {
                 let (lo, hi, prefix): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
                 let mut window = if lo == hi { lo } else { format!("{lo}..{hi}") };
                 if !prefix.is_empty() {
@@ -223,7 +224,7 @@ impl Store {
             complete: !datasets.is_empty() && datasets.values().all(|d| d.complete),
             records: q("SELECT count(*) FROM oa_citations")?,
             rejected: q(&format!(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep {}",
+                "SELECT count(*) FROM {CURRENT_REJECTS} {}",
                 citations.replace("WHERE ", "AND p.")
             ))?,
             partitions,
@@ -245,15 +246,25 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT state, count(*) FROM partitions {clause} GROUP BY state"
+                "SELECT state, count(*), min(partition_id) FROM partitions {clause} GROUP BY state"
             ))
             .map_err(Error::sqlite("read status"))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
             .map_err(Error::sqlite("read status"))?;
         for row in rows {
-            let (state, n) = row.map_err(Error::sqlite("read status"))?;
-            partitions.insert(state, n);
+            let (text, n, partition) = row.map_err(Error::sqlite("read status"))?;
+            let state = PartitionState::parse(&text).ok_or(Error::UnknownState {
+                partition,
+                state: text,
+            })?;
+            partitions.insert(state.as_str().to_owned(), n);
         }
         Ok(partitions)
     }
@@ -283,7 +294,7 @@ impl Store {
             complete: self.meta(&d.meta_key("complete"))?.as_deref() == Some("true"),
             records: q(&format!("SELECT count(*) FROM {}", d.view))?,
             rejected: q(&format!(
-                "SELECT count(*) FROM rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep {}",
+                "SELECT count(*) FROM {CURRENT_REJECTS} {}",
                 clause.replace("WHERE ", "AND p.")
             ))?,
             deleted: q(&format!(

@@ -26,6 +26,17 @@ pub struct Writer {
     thread: Option<JoinHandle<Store>>,
 }
 
+/// The result of a job queued with [`Writer::send`].
+#[must_use = "a queued job's error is only seen when it is waited for"]
+pub struct Pending<R>(oneshot::Receiver<Result<R>>);
+
+impl<R> Pending<R> {
+    /// Waits for the job and returns its result.
+    pub async fn wait(self) -> Result<R> {
+        self.0.await.map_err(|_| Error::WriterStopped)?
+    }
+}
+
 impl Writer {
     /// Moves `store` onto its own thread. (`_capacity` is kept for callers; each caller waits
     /// for its answer, which bounds the queue.)
@@ -44,22 +55,28 @@ impl Writer {
                             Ok(job) => job,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
                                 if let Err(e) = store.flush() {
-                                    error!(error = %e, "committing a batch of pages failed; they are fetched again");
+                                    error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
                                 }
                                 continue;
                             }
                             Err(mpsc::RecvTimeoutError::Disconnected) => break,
                         },
                     };
+                    // Every job of a harvest joins the open batch (a store that does not
+                    // harvest has none), so that the checkpoint's small writes between pages
+                    // do not each cost a commit.
+                    if let Err(e) = store.begin_batch() {
+                        error!(error = %e.report(), "beginning a batch failed; the job runs on its own");
+                    }
                     job(&mut store);
                     if store.batch_due_in() == Some(Duration::ZERO)
                         && let Err(e) = store.flush()
                     {
-                        error!(error = %e, "committing a batch of pages failed; they are fetched again");
+                        error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
                     }
                 }
                 if let Err(e) = store.flush() {
-                    error!(error = %e, "committing the last batch of pages failed; they are fetched again");
+                    error!(error = %e.report(), "committing the last batch of pages failed; they are fetched again");
                 }
                 store
             })
@@ -76,13 +93,23 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
     {
+        self.send(f)?.wait().await
+    }
+
+    /// Queues `f` to run on the writer thread after every job sent before it, without waiting
+    /// for it: the caller goes on (fetching the next page) and collects the result later.
+    pub fn send<R, F>(&self, f: F) -> Result<Pending<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |store| {
             let _ = reply.send(f(store));
         });
         let jobs = self.jobs.as_ref().ok_or(Error::WriterStopped)?;
         jobs.send(job).map_err(|_| Error::WriterStopped)?;
-        answer.await.map_err(|_| Error::WriterStopped)?
+        Ok(Pending(answer))
     }
 
     /// Waits for every job sent so far, commits the open batch and hands the store back.

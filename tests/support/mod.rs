@@ -5,6 +5,8 @@
 pub mod hostile;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use oac_mirror::config::{self, Config, RawConfig};
 use oac_mirror::harvest::{self, Outcome, fetch::Fetcher};
@@ -171,4 +173,44 @@ pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mirror.db");
     (dir, db)
+}
+
+/// The built `oac-mirror`, as a user's shell would run it: no config file or log filter from
+/// the test's environment, the test API key, nothing on standard input.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_oac-mirror"));
+    c.env_remove("OAC_MIRROR_CONFIG")
+        .env_remove("OAC_MIRROR_LOG")
+        .env("USPTO_API_KEY", KEY)
+        .stdin(Stdio::null());
+    c
+}
+
+/// `oac-mirror <sub> --db <db> --base-url <replica>`, for more arguments to follow.
+pub fn bin_against(replica: &Replica, db: &Path, sub: &str) -> Command {
+    let mut c = bin();
+    c.arg(sub)
+        .arg("--db")
+        .arg(db)
+        .args(["--base-url", &replica.base_url()]);
+    c
+}
+
+/// Waits until a harvest running in another process has stored `at_least` records in `db`
+/// (a minute at most).
+pub async fn wait_for_records(db: &Path, at_least: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the harvest made no progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let n =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| {
+                    c.query_row("SELECT count(*) FROM citations", [], |r| r.get::<_, i64>(0))
+                })
+                .unwrap_or(0);
+        if n >= at_least {
+            return;
+        }
+    }
 }
