@@ -9,3 +9,4 @@ mod hostile;
 mod inputs;
 mod refresh;
 mod robust;
+mod speed;
