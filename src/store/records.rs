@@ -88,8 +88,13 @@ impl Key {
 
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
-    /// `next_offset`, in the open batch of pages (see [`Store::flush`]): the page and its
-    /// checkpoint commit together or not at all.
+    /// `next_offset`, in a savepoint of the open batch of pages (see [`Store::flush`]): the
+    /// page and its checkpoint commit together or not at all.
+    ///
+    /// A page that fails rolls back to its savepoint, so that only it is undone: the pages
+    /// already stored in the batch were answered as stored, and their leaves go on from the
+    /// offsets they reached. Undoing them too would let a leaf's next page commit a checkpoint
+    /// past records that were never committed.
     pub fn put_page(
         &mut self,
         id: i64,
@@ -99,8 +104,12 @@ impl Store {
         rejected: &[Rejected],
     ) -> Result<()> {
         self.begin_batch()?;
+        let page = self
+            .conn
+            .savepoint()
+            .map_err(Error::sqlite("begin a page"))?;
         let result = write_page(
-            &self.conn,
+            &page,
             &mut self.caches,
             self.run.as_ref(),
             id,
@@ -108,11 +117,12 @@ impl Store {
             next_offset,
             citations,
             rejected,
-        );
+        )
+        .and_then(|()| page.commit().map_err(Error::sqlite("end a page")));
         if result.is_err() {
-            // Part of the page may be written: nothing of the batch is kept (its pages are
-            // fetched again from the last committed checkpoint).
-            self.abandon_batch();
+            // The savepoint rolled back when dropped: the dimension rows the page added are
+            // gone, and so must be the ids cached for them.
+            self.caches = Default::default();
         }
         result
     }
