@@ -276,7 +276,9 @@ async fn runs_count_exactly_what_they_added_updated_and_deleted() {
     assert_eq!(last_run_changes(&db), (v1.len() as i64, 0, 0));
 
     // Four records edited in place, three moved to another office action (a new dimension
-    // row), one moved to a later second (another leaf), five removed, two new ones.
+    // row), one moved to the latest second (a leaf fetched later: its old leaf marks it
+    // deleted, the new one revives it, and it counts once, as updated), five removed, two new
+    // ones. A full refresh sends every stored record down the conflict path of the insert.
     let mut v2 = v1.clone();
     for d in &mut v2[100..104] {
         d["createUserIdentifier"] = json!("EDITED");
