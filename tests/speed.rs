@@ -346,7 +346,7 @@ async fn query_indexes_wait_for_the_run_that_proves_the_mirror_complete() {
         docs.clone(),
         Settings {
             misbehaviour: Misbehaviour {
-                broken_stamp: hot,
+                broken_stamp: hot.clone(),
                 ..Default::default()
             },
             ..Default::default()
@@ -401,6 +401,24 @@ async fn query_indexes_wait_for_the_run_that_proves_the_mirror_complete() {
     // A complete mirror keeps them through a refresh.
     let outcome = harvest(&cfg).await.unwrap();
     assert!(outcome.complete, "{}", outcome.message);
+    assert_eq!(query_indexes(&db), all);
+
+    // A complete mirror without one (a run killed after proving it complete, before building
+    // them) gets it back from the next run, even one that ends incomplete.
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP INDEX citations_reference")
+        .unwrap();
+    replica.update_settings(|s| s.misbehaviour.broken_stamp = hot.clone());
+    let refresh = config(&replica, &db, "2017-10-01", "2025-12-31", |c| {
+        c.retry_wait = Some(0.01);
+        c.max_retries = Some(2);
+        c.rows = Some(50);
+        c.paging_cap = Some(300);
+        c.full_refresh = Some(true);
+    });
+    let outcome = harvest(&refresh).await.unwrap();
+    assert!(!outcome.complete, "{}", outcome.message);
     assert_eq!(query_indexes(&db), all);
 }
 
