@@ -1,8 +1,9 @@
 //! The write path of a bulk load, checked from the outside: pages committed in batches with
-//! their checkpoints (never half a page, whenever the process dies), a finished mirror whose
-//! foreign keys hold although the harvest does not enforce them, the run's counts of what it
-//! added, updated and deleted, and the query indexes a first harvest leaves out until it is
-//! complete.
+//! their checkpoints (never half a page, for a reader during the harvest or whenever the process
+//! dies), a finished mirror whose foreign keys hold although the harvest does not enforce them,
+//! the run's counts of what it added, updated and deleted, the query indexes a first harvest
+//! leaves out until it is complete; and what a failed page, a batch that cannot be committed
+//! and a page whose store fails behind a failed request do to the batch and the run.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -159,16 +160,32 @@ fn paged_harvest(replica: &Replica, db: &Path, rate: &str) -> Command {
     c
 }
 
-/// Watches `child`'s database from another connection for `for_how_long`, checking every
-/// committed state it sees for half-written pages; returns how many states it checked.
-async fn watch(db: &Path, child: &mut Child, for_how_long: Duration) -> usize {
-    let until = Instant::now() + for_how_long;
-    let mut looked = 0;
-    while Instant::now() < until && child.try_wait().unwrap().is_none() {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        if !db.exists() {
-            continue;
-        }
+/// Leaves paged part of the way: where a half-committed page would show.
+fn partly_paged(conn: &Connection) -> i64 {
+    conn.query_row(
+        "SELECT count(*) FROM partitions WHERE state = 'pending' AND next_offset > 0",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Records committed to `db` so far (0 before it has its schema).
+fn committed(db: &Path) -> i64 {
+    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM citations", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
+/// Watches `child`'s database from another connection, checking every committed state it
+/// sees for half-written pages, until `done` says so or `child` exits. Returns how many of
+/// those states had a leaf paged part of the way.
+async fn watch(db: &Path, child: &mut Child, mut done: impl FnMut() -> bool) -> i64 {
+    let mut partly = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() && child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the harvest made no progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
             continue;
         };
@@ -187,14 +204,14 @@ async fn watch(db: &Path, child: &mut Child, for_how_long: Duration) -> usize {
             Vec::<String>::new(),
             "a reader during the harvest"
         );
-        looked += 1;
+        partly += partly_paged(&conn).min(1);
     }
-    looked
+    partly
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_harvest_killed_at_random_instants_never_leaves_half_a_page() {
-    let docs = synthetic(9_000, 42);
+    let docs = synthetic(12_000, 42);
     let replica = replica(docs.clone(), Settings::default()).await;
     let (_dir, db) = temp_db();
     let seed = std::time::SystemTime::now()
@@ -203,15 +220,19 @@ async fn a_harvest_killed_at_random_instants_never_leaves_half_a_page() {
         .as_nanos() as u64;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut kills = 0;
-    let mut pending_seen = 0;
+    let mut partly = 0;
     for _ in 0..4 {
-        let mut child = paged_harvest(&replica, &db, "60")
+        let mut child = paged_harvest(&replica, &db, "40")
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Anywhere in the first second (a batch not yet committed) or well past it.
-        let at = Duration::from_millis(rng.u64(200..1_800));
-        watch(&db, &mut child, at).await;
+        // Once this run has committed a batch, anywhere in the next one or two: mid-page,
+        // mid-batch, or right after a commit.
+        let before = committed(&db);
+        partly += watch(&db, &mut child, || committed(&db) > before).await;
+        let at = Duration::from_millis(rng.u64(0..1_000));
+        let until = Instant::now() + at;
+        partly += watch(&db, &mut child, || Instant::now() >= until).await;
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -222,25 +243,20 @@ async fn a_harvest_killed_at_random_instants_never_leaves_half_a_page() {
         assert_eq!(
             half_pages(&conn),
             Vec::<String>::new(),
-            "after a SIGKILL at {at:?} (seed {seed})"
+            "after a SIGKILL {at:?} after a commit (seed {seed})"
         );
         assert_eq!(
             soundness(&conn),
             ("ok".to_owned(), vec![]),
-            "after a SIGKILL at {at:?} (seed {seed})"
+            "after a SIGKILL {at:?} after a commit (seed {seed})"
         );
-        pending_seen += conn
-            .query_row(
-                "SELECT count(*) FROM partitions WHERE state = 'pending' AND next_offset > 0",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap();
+        partly += partly_paged(&conn).min(1);
     }
+    eprintln!("{kills} kills, {partly} states with a leaf paged part of the way (seed {seed})");
     assert!(kills >= 2, "killed only {kills} times (seed {seed})");
     assert!(
-        pending_seen > 0,
-        "no kill found a leaf paged halfway, so none tested the checkpoint (seed {seed})"
+        partly > 0,
+        "no state checked had a leaf paged part of the way (seed {seed})"
     );
     let out = paged_harvest(&replica, &db, "2000").output().unwrap();
     assert_eq!(
