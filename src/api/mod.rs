@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 
@@ -32,8 +32,9 @@ const ERROR_BODY_BYTES: u64 = 64 * 1024;
 pub struct Page {
     /// How many records match the criteria in all (not just on this page).
     pub num_found: u64,
-    /// The records on this page, unchecked (see [`record::parse`]).
-    pub docs: Vec<Value>,
+    /// The records on this page, as upstream wrote them, unchecked (see
+    /// [`record::parse_raw`]): kept as text, parsed once, straight into their fields.
+    pub docs: Vec<Box<RawValue>>,
     /// Bytes of the response body, for the log and the benchmarks.
     pub bytes: usize,
 }
@@ -48,7 +49,7 @@ struct Envelope {
 struct Body {
     num_found: u64,
     #[serde(default)]
-    docs: Vec<Value>,
+    docs: Vec<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]

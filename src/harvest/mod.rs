@@ -38,6 +38,7 @@ use crate::store::writer::{Pending, Writer};
 use crate::store::{LeafCheck, Partition, PartitionState, RunStats, Store};
 use fetch::Fetcher;
 use pages::PageSize;
+use serde_json::value::RawValue;
 
 /// How many times the count proof may send the harvest back to work in one run.
 const PROOF_ROUNDS: usize = 3;
@@ -752,11 +753,7 @@ impl Harvest {
                 let served = page.docs.len() as u64;
                 self.served_max.fetch_max(served, Ordering::Relaxed);
                 let wanted = ask.min(count - start);
-                let ids: Option<Vec<String>> = page
-                    .docs
-                    .iter()
-                    .map(|d| d.get("id").and_then(|v| v.as_str()).map(str::to_owned))
-                    .collect();
+                let ids: Option<Vec<String>> = page.docs.iter().map(|d| record::id_of(d)).collect();
                 let problem = if served == 0 {
                     Some(format!(
                         "upstream claims {count} records but sent an empty page at offset {start}"
@@ -945,26 +942,36 @@ impl Harvest {
 /// outside the window.
 fn check_page(
     window: &Window,
-    docs: Vec<serde_json::Value>,
+    docs: Vec<Box<RawValue>>,
 ) -> (Vec<record::Citation>, Vec<record::Rejected>, u64) {
+    let bounds = Bounds::of(window);
     let mut citations = Vec::with_capacity(docs.len());
     let mut rejected = vec![];
     let mut outside = 0;
-    for doc in docs {
-        let checked = match outside_reason(window, &doc) {
-            Some(reason) => {
-                outside += 1;
-                Err(record::Rejected {
-                    raw_json: doc.to_string(),
-                    reason,
-                    id: doc.get("id").and_then(|v| v.as_str()).map(str::to_owned),
-                    create_date_time: doc
-                        .get("createDateTime")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned),
-                })
+    for raw in docs {
+        let checked = match record::parse_raw(&raw) {
+            Ok(c) => match bounds.outside(c.create_date_time.as_deref(), Some(&c.id)) {
+                None => Ok(c),
+                Some(reason) => {
+                    outside += 1;
+                    Err(record::Rejected {
+                        raw_json: reserialized(&raw),
+                        reason,
+                        id: Some(c.id),
+                        create_date_time: c.create_date_time,
+                    })
+                }
+            },
+            // A record outside the window is quarantined for that first, whatever else is
+            // wrong with it.
+            Err(mut r) => {
+                if let Some(reason) = bounds.outside(r.create_date_time.as_deref(), r.id.as_deref())
+                {
+                    outside += 1;
+                    r.reason = reason;
+                }
+                Err(r)
             }
-            None => record::parse(doc),
         };
         match checked {
             Ok(c) => citations.push(c),
@@ -977,29 +984,51 @@ fn check_page(
     (citations, rejected, outside)
 }
 
-/// Why `doc` does not belong to `window`, if it does not: its `createDateTime` (compared as
-/// upstream compares it, as a string) is missing or outside the range, or its `id` does not
-/// start with the window's prefix.
-fn outside_reason(window: &Window, doc: &serde_json::Value) -> Option<String> {
-    let stamp = doc.get("createDateTime").and_then(|v| v.as_str());
-    let (lo, hi) = (window.lo.to_string(), window.hi.to_string());
-    let in_range = stamp.is_some_and(|s| lo.as_str() <= s && s <= hi.as_str());
-    if !in_range {
-        return Some(format!(
-            "createDateTime {} is outside the window asked for ({window})",
-            stamp.map_or("missing".into(), |s| format!("{s:?}"))
-        ));
-    }
-    if !window.id_prefix.is_empty() {
-        let id = doc.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-        if !id.starts_with(&window.id_prefix) {
-            return Some(format!(
-                "id {id:?} does not start with {:?}, the prefix asked for",
-                window.id_prefix
-            ));
+/// A record as the quarantine keeps it: parsed and written again (keys in order).
+fn reserialized(raw: &RawValue) -> String {
+    serde_json::from_str::<serde_json::Value>(raw.get())
+        .map_or_else(|_| raw.get().to_owned(), |v| v.to_string())
+}
+
+/// A window's bounds as upstream compares them (as strings), written out once per page.
+struct Bounds<'a> {
+    window: &'a Window,
+    lo: String,
+    hi: String,
+}
+
+impl<'a> Bounds<'a> {
+    fn of(window: &'a Window) -> Bounds<'a> {
+        Bounds {
+            window,
+            lo: window.lo.to_string(),
+            hi: window.hi.to_string(),
         }
     }
-    None
+
+    /// Why a record with this `createDateTime` and `id` does not belong to the window, if it
+    /// does not: the stamp is missing or outside the range, or the id does not start with the
+    /// window's prefix.
+    fn outside(&self, stamp: Option<&str>, id: Option<&str>) -> Option<String> {
+        let in_range = stamp.is_some_and(|s| self.lo.as_str() <= s && s <= self.hi.as_str());
+        if !in_range {
+            return Some(format!(
+                "createDateTime {} is outside the window asked for ({})",
+                stamp.map_or("missing".into(), |s| format!("{s:?}")),
+                self.window
+            ));
+        }
+        let prefix = &self.window.id_prefix;
+        if !prefix.is_empty() {
+            let id = id.unwrap_or_default();
+            if !id.starts_with(prefix.as_str()) {
+                return Some(format!(
+                    "id {id:?} does not start with {prefix:?}, the prefix asked for"
+                ));
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -1016,26 +1045,65 @@ mod tests {
             hi: Stamp(lo.0 + 9),
             id_prefix: String::new(),
         };
-        let doc = |id: &str, stamp: &str| json!({"id": id, "createDateTime": stamp});
-        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:00")), None);
-        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:09")), None);
+        let outside =
+            |w: &Window, id: &str, stamp: Option<&str>| Bounds::of(w).outside(stamp, Some(id));
+        assert_eq!(outside(&w, "ab", Some("2025-07-04T10:00:00")), None);
+        assert_eq!(outside(&w, "ab", Some("2025-07-04T10:00:09")), None);
         for stamp in [
             "2025-07-04T09:59:59",
             "2025-07-04T10:00:10",
             // upstream compares strings: a fraction sorts after the last whole second
             "2025-07-04T10:00:09.5",
         ] {
-            let why = outside_reason(&w, &doc("ab", stamp)).unwrap();
+            let why = outside(&w, "ab", Some(stamp)).unwrap();
             assert!(why.contains("outside the window"), "{why}");
         }
-        assert!(
-            outside_reason(&w, &json!({"id": "ab"}))
-                .unwrap()
-                .contains("missing")
-        );
+        assert!(outside(&w, "ab", None).unwrap().contains("missing"));
         w.id_prefix = "a".into();
-        assert_eq!(outside_reason(&w, &doc("ab", "2025-07-04T10:00:01")), None);
-        let why = outside_reason(&w, &doc("bb", "2025-07-04T10:00:01")).unwrap();
+        assert_eq!(outside(&w, "ab", Some("2025-07-04T10:00:01")), None);
+        let why = outside(&w, "bb", Some("2025-07-04T10:00:01")).unwrap();
         assert!(why.contains("prefix"), "{why}");
+    }
+
+    /// A page's records are stored, quarantined for breaking the contract, or quarantined for
+    /// lying outside the window (that reason first), and only the last are counted as outside.
+    #[test]
+    fn a_page_is_checked_record_by_record() {
+        let lo = Stamp::parse("2025-07-04T10:00:00").unwrap();
+        let w = Window {
+            lo,
+            hi: Stamp(lo.0 + 9),
+            id_prefix: String::new(),
+        };
+        let docs: Vec<Box<RawValue>> = [
+            json!({"id": "a1", "createDateTime": "2025-07-04T10:00:01"}),
+            json!({"id": "a2", "createDateTime": "2025-07-04T10:00:01", "techCenter": 2600}),
+            json!({"id": "a3", "createDateTime": "2025-07-05T00:00:00"}),
+            json!({"id": 4, "createDateTime": "2025-07-05T00:00:00"}),
+            json!("not a record"),
+        ]
+        .iter()
+        .map(|d| serde_json::value::to_raw_value(d).unwrap())
+        .collect();
+        let (stored, quarantined, outside) = check_page(&w, docs);
+        assert_eq!(
+            stored.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["a1"]
+        );
+        let reasons: Vec<&str> = quarantined.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(
+            reasons[0].contains("`techCenter` should be a string"),
+            "{reasons:?}"
+        );
+        for r in &reasons[1..] {
+            assert!(r.contains("outside the window"), "{reasons:?}");
+        }
+        assert_eq!(outside, 3);
+        assert_eq!(quarantined[1].id.as_deref(), Some("a3"));
+        assert_eq!(
+            quarantined[1].raw_json,
+            r#"{"createDateTime":"2025-07-05T00:00:00","id":"a3"}"#
+        );
     }
 }

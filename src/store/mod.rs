@@ -190,8 +190,8 @@ impl Store {
     /// of the store runs in a savepoint, inside the batch when one is open: a page and its
     /// checkpoint still commit together, and a kill loses at most the batch, whose pages are
     /// fetched again from the last committed checkpoint.
-    fn begin_batch(&mut self) -> Result<()> {
-        if self.batch.is_none() {
+    pub(crate) fn begin_batch(&mut self) -> Result<()> {
+        if self.batch.is_none() && self._lock.is_some() {
             self.conn
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(Error::sqlite("begin a batch of pages"))?;

@@ -88,8 +88,9 @@ impl Key {
 
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
-    /// `next_offset`, in a savepoint of the open batch of pages (see [`Store::flush`]): the
-    /// page and its checkpoint commit together or not at all.
+    /// `next_offset`, in a savepoint of the open batch of pages (see [`Store::flush`]), or in
+    /// its own transaction in a store that does not harvest (which has no batches): the page
+    /// and its checkpoint commit together or not at all.
     ///
     /// A page that fails rolls back to its savepoint, so that only it is undone: the pages
     /// already stored in the batch were answered as stored, and their leaves go on from the

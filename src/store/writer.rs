@@ -69,6 +69,12 @@ impl Writer {
                             Err(mpsc::RecvTimeoutError::Disconnected) => break,
                         },
                     };
+                    // Every job of a harvest joins the open batch (a store that does not
+                    // harvest has none), so that the checkpoint's small writes between pages
+                    // do not each cost a commit.
+                    if let Err(e) = store.begin_batch() {
+                        error!(error = %e.report(), "beginning a batch failed; the job runs on its own");
+                    }
                     job(&mut store);
                     if store.batch_lost() {
                         error!("SQLite rolled back a batch of pages after an error; the harvest stops, and the next run fetches them again");
