@@ -10,3 +10,4 @@ mod hostile;
 mod inputs;
 mod refresh;
 mod robust;
+mod speed;

@@ -756,22 +756,41 @@ impl Harvest {
     /// empty one or the same page again has the leaf counted once more, and fails it when the
     /// count did not move (or when it happens again). Records outside the leaf's window are
     /// quarantined, never stored, and keep the leaf from being verified.
-    async fn page_leaf(&self, mut leaf: Partition, mut first: Option<First>) -> Result<Vec<Work>> {
+    async fn page_leaf(&self, leaf: Partition, first: Option<First>) -> Result<Vec<Work>> {
+        // The page the writer is storing while the next one is fetched.
+        let mut stored = None;
+        let result = self.page_leaf_storing(leaf, first, &mut stored).await;
+        // Paging stopped on an error with a page still being stored: that page's own error
+        // (the store's, which stops the harvest) must not be lost behind the one that stopped
+        // paging (a failed request, which only fails the leaf).
+        if result.is_err()
+            && let Some(pending) = stored
+        {
+            pending.wait().await?;
+        }
+        result
+    }
+
+    /// [`Harvest::page_leaf`], with the page being stored in `stored`.
+    async fn page_leaf_storing(
+        &self,
+        mut leaf: Partition,
+        mut first: Option<First>,
+        stored: &mut Option<Pending<u64>>,
+    ) -> Result<Vec<Work>> {
         let criteria = query::criteria(&leaf.window);
         let mut rows = self.rows();
         let mut recounted = false;
         // The ids of the last page stored, to see the same page served again.
         let mut last_ids: Option<Vec<String>> = None;
         let mut outside = 0u64;
-        // The page the writer is storing while the next one is fetched.
-        let mut stored = None;
         loop {
             let count = leaf.count.expect("a leaf has a count");
             while leaf.next_offset < count {
                 let start = leaf.next_offset;
                 let cap = self.cap();
                 if count > cap {
-                    self.settle(&mut stored, &mut outside).await?;
+                    self.settle(stored, &mut outside).await?;
                     // Upstream's cap turned out lower than this leaf: split it instead.
                     let (id, reason) = (
                         leaf.id,
@@ -823,7 +842,7 @@ impl Harvest {
                     }
                 };
                 // Whatever is decided next, the page before this one is stored first.
-                self.settle(&mut stored, &mut outside).await?;
+                self.settle(stored, &mut outside).await?;
                 if page.num_found != count {
                     let reason = format!(
                         "upstream count moved from {count} to {} while paging",
@@ -891,11 +910,9 @@ impl Harvest {
                     warn!(partition = %leaf.window, rows, "upstream served fewer records than asked; asking for {rows} a page");
                 }
                 last_ids = ids;
-                leaf = self
-                    .store_page(leaf, page, &mut stored, &mut outside)
-                    .await?;
+                leaf = self.store_page(leaf, page, stored, &mut outside).await?;
             }
-            self.settle(&mut stored, &mut outside).await?;
+            self.settle(stored, &mut outside).await?;
             if outside > 0 {
                 // Records upstream sent outside the window prove nothing about it: the leaf is
                 // not verified (and nothing in it marked deleted) on their account.

@@ -46,8 +46,13 @@ impl Store {
     /// Drops the query indexes when this mirror has never been proven complete (its first
     /// harvest, or the rest of one that was stopped): records then cost only the writes the
     /// harvest needs. Returns whether it did.
+    ///
+    /// A mirror proven complete keeps them, and builds any that are missing: the run that
+    /// proved it commits that before it builds them, so a kill in between leaves a complete
+    /// mirror without them, which a later run that ends incomplete would not otherwise mend.
     pub fn defer_query_indexes(&mut self) -> Result<bool> {
         if self.meta("verified_at")?.is_some() {
+            self.build_query_indexes()?;
             return Ok(false);
         }
         let tx = self

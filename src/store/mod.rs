@@ -234,7 +234,15 @@ impl Store {
         committed
     }
 
-    /// Rolls the open batch back (a page failed half-written, or the commit failed): its
+    /// True when the open batch is gone though it was never committed: SQLite rolls a
+    /// transaction back by itself after some errors (a full disk, an I/O error). The pages
+    /// answered as stored since the last commit are then lost, and nothing may be written on
+    /// top of them (see [`writer`]).
+    pub fn batch_lost(&self) -> bool {
+        self.batch.is_some() && self.conn.is_autocommit()
+    }
+
+    /// Rolls the open batch back (the commit failed, or SQLite rolled it back itself): its
     /// checkpoints roll back with its records, so its pages are fetched again; the dimension
     /// ids cached meanwhile are forgotten.
     fn abandon_batch(&mut self) {

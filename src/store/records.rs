@@ -88,8 +88,14 @@ impl Key {
 
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
-    /// `next_offset`, in the open batch of pages (see [`Store::flush`]): the page and its
-    /// checkpoint commit together or not at all.
+    /// `next_offset`, in a savepoint of the open batch of pages (see [`Store::flush`]), or in
+    /// its own transaction in a store that does not harvest (which has no batches): the page
+    /// and its checkpoint commit together or not at all.
+    ///
+    /// A page that fails rolls back to its savepoint, so that only it is undone: the pages
+    /// already stored in the batch were answered as stored, and their leaves go on from the
+    /// offsets they reached. Undoing them too would let a leaf's next page commit a checkpoint
+    /// past records that were never committed.
     pub fn put_page(
         &mut self,
         id: i64,
@@ -99,30 +105,12 @@ impl Store {
         rejected: &[Rejected],
     ) -> Result<()> {
         self.begin_batch()?;
-        if self.batch.is_none() {
-            // A store that does not harvest has no batches: the page is its own transaction.
-            let tx = self.conn.savepoint().map_err(Error::sqlite("begin page"))?;
-            let result = write_page(
-                &tx,
-                &mut self.caches,
-                self.run.as_ref(),
-                id,
-                sweep,
-                next_offset,
-                citations,
-                rejected,
-            );
-            return match result {
-                Ok(()) => tx.commit().map_err(Error::sqlite("commit page")),
-                Err(e) => {
-                    drop(tx);
-                    self.caches = Caches::default();
-                    Err(e)
-                }
-            };
-        }
+        let page = self
+            .conn
+            .savepoint()
+            .map_err(Error::sqlite("begin a page"))?;
         let result = write_page(
-            &self.conn,
+            &page,
             &mut self.caches,
             self.run.as_ref(),
             id,
@@ -130,11 +118,12 @@ impl Store {
             next_offset,
             citations,
             rejected,
-        );
+        )
+        .and_then(|()| page.commit().map_err(Error::sqlite("end a page")));
         if result.is_err() {
-            // Part of the page may be written: nothing of the batch is kept (its pages are
-            // fetched again from the last committed checkpoint).
-            self.abandon_batch();
+            // The savepoint rolled back when dropped: the dimension rows the page added are
+            // gone, and so must be the ids cached for them.
+            self.caches = Default::default();
         }
         result
     }

@@ -5,6 +5,12 @@
 //! Pages are committed in batches (see [`Store::put_page`]): while a batch is open the thread
 //! commits it when it is [`BATCH_WINDOW`] old, whether or not another job arrives, so that no
 //! transaction stays open longer than that and a kill costs at most that much work.
+//!
+//! A batch that cannot be committed (or that SQLite rolled back by itself) stops the thread:
+//! its pages were answered as stored, and the leaves they belong to go on from the offsets
+//! they reached, so a later page would commit a checkpoint past records that are not there.
+//! Every job after it fails with [`Error::WriterStopped`], which stops the harvest as a kill
+//! would: the database holds what the last commit held, and the next run continues from it.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -55,7 +61,8 @@ impl Writer {
                             Ok(job) => job,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
                                 if let Err(e) = store.flush() {
-                                    error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
+                                    error!(error = %e.report(), "committing a batch of pages failed; the harvest stops, and the next run fetches them again");
+                                    break;
                                 }
                                 continue;
                             }
@@ -69,10 +76,16 @@ impl Writer {
                         error!(error = %e.report(), "beginning a batch failed; the job runs on its own");
                     }
                     job(&mut store);
+                    if store.batch_lost() {
+                        error!("SQLite rolled back a batch of pages after an error; the harvest stops, and the next run fetches them again");
+                        store.abandon_batch();
+                        break;
+                    }
                     if store.batch_due_in() == Some(Duration::ZERO)
                         && let Err(e) = store.flush()
                     {
-                        error!(error = %e.report(), "committing a batch of pages failed; they are fetched again");
+                        error!(error = %e.report(), "committing a batch of pages failed; the harvest stops, and the next run fetches them again");
+                        break;
                     }
                 }
                 if let Err(e) = store.flush() {
