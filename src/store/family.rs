@@ -88,10 +88,13 @@ impl Store {
         records: &[FamilyRecord],
         rejected: &[Rejected],
     ) -> Result<()> {
+        if self.batch_lost() {
+            return Err(Error::WriterStopped);
+        }
         self.begin_batch()?;
         let result = write_page(self, id, sweep, next_offset, records, rejected);
         if result.is_err() {
-            self.abandon_batch();
+            self.lose_batch();
         }
         result
     }

@@ -242,6 +242,18 @@ impl Store {
         self.batch.is_some() && self.conn.is_autocommit()
     }
 
+    /// Rolls the open batch back after a page failed half-written, and leaves it lost (see
+    /// [`Store::batch_lost`]): the pages answered as stored since the last commit are gone with
+    /// it, so nothing more may be written in this run; the writer thread stops, and the next
+    /// run continues from the last commit, as after a kill.
+    pub(crate) fn lose_batch(&mut self) {
+        if self.batch.is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.caches = Default::default();
+        self.family.forget_actions();
+    }
+
     /// Rolls the open batch back (the commit failed, or SQLite rolled it back itself): its
     /// checkpoints roll back with its records, so its pages are fetched again; the dimension
     /// ids cached meanwhile are forgotten.
