@@ -88,14 +88,13 @@ impl Key {
 
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
-    /// `next_offset`, in a savepoint of the open batch of pages (see [`Store::flush`]), or in
-    /// its own transaction in a store that does not harvest (which has no batches): the page
-    /// and its checkpoint commit together or not at all.
+    /// `next_offset`, in the open batch of pages (see [`Store::flush`]), or in its own
+    /// transaction in a store that does not harvest (which has no batches): the page and its
+    /// checkpoint commit together or not at all.
     ///
-    /// A page that fails rolls back to its savepoint, so that only it is undone: the pages
-    /// already stored in the batch were answered as stored, and their leaves go on from the
-    /// offsets they reached. Undoing them too would let a leaf's next page commit a checkpoint
-    /// past records that were never committed.
+    /// A page that fails half-written loses its whole batch (see [`Store::lose_batch`]): the
+    /// pages already stored in the batch were answered as stored, so nothing more is written
+    /// in this run, and the next one continues from the last commit, as after a kill.
     pub fn put_page(
         &mut self,
         id: i64,
