@@ -321,7 +321,9 @@ async fn a_second_harvest_on_the_same_database_exits_at_once() {
     let docs = synthetic(4_000, 17);
     let replica = replica(docs.clone(), Settings::default()).await;
     let (_dir, db) = temp_db();
-    let first = bin(&replica, &db, "150")
+    // Slow enough (80 pages at 30 a second) to be running still when its first batch of pages
+    // is committed, a second after it starts.
+    let first = bin(&replica, &db, "30")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

@@ -185,6 +185,32 @@ impl Store {
         }
     }
 
+    /// Waits (at most a second) until `now()` is later than every stamp an earlier run left:
+    /// a record is revived in this run when its `deleted_at` is not before the run's start, so
+    /// a run must not start in the second an earlier one deleted something.
+    fn wait_for_a_new_second(&self) -> Result<()> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT max(x) FROM (SELECT max(started_at) AS x FROM runs
+                     UNION ALL SELECT max(ended_at) FROM runs
+                     UNION ALL SELECT max(deleted_at) FROM {})",
+                    self.dataset.table
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("read the last run's stamps"))?;
+        if let Some(last) = last {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1100);
+            while now() <= last && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
     /// Starts a run over `window` from `source` (see [`Store::check_mirror`]): creates the
     /// root partition on first use, or, when the window grew, a new root over the old one and
     /// the new stretches (counted and split like any new partition; what was mirrored stays
@@ -198,6 +224,7 @@ impl Store {
         criteria: &dyn Fn(&Window) -> String,
     ) -> Result<i64> {
         let (root, growth) = self.check_mirror(source, window)?;
+        self.wait_for_a_new_second()?;
         let at = now();
         let dataset = self.dataset;
         let tx = self.conn.savepoint().map_err(Error::sqlite("begin run"))?;
