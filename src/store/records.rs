@@ -107,34 +107,17 @@ impl Store {
             return Err(Error::WriterStopped);
         }
         self.begin_batch()?;
-        if self.batch.is_none() {
-            // A store that does not harvest has no batches: the page is its own transaction.
-            let page = self
-                .conn
-                .savepoint()
+        // A store that does not harvest has no batches: the page is its own transaction.
+        // In a batch, no savepoint of its own: SQLite makes a savepoint inside a large
+        // transaction cost more than the page (measured: 36 s of CPU per 100,000 records
+        // instead of 3), so a page that fails half-written loses its whole batch instead and
+        // stops the writes (see [`Store::lose_batch`]).
+        let alone = self.batch.is_none();
+        if alone {
+            self.conn
+                .execute_batch("BEGIN")
                 .map_err(Error::sqlite("begin a page"))?;
-            let result = write_page(
-                &page,
-                &mut self.caches,
-                self.run.as_ref(),
-                id,
-                sweep,
-                next_offset,
-                citations,
-                rejected,
-            )
-            .and_then(|()| page.commit().map_err(Error::sqlite("end a page")));
-            if result.is_err() {
-                // The savepoint rolled back when dropped: the dimension rows the page added
-                // are gone, and so must be the ids cached for them.
-                self.caches = Default::default();
-            }
-            return result;
         }
-        // No savepoint of its own: SQLite makes a savepoint inside a large transaction cost
-        // more than the page (measured: 36 s of CPU per 100,000 records instead of 3). A
-        // page that fails half-written loses its whole batch instead, and stops the writes
-        // (see [`Store::lose_batch`]).
         let result = write_page(
             &self.conn,
             &mut self.caches,
@@ -145,10 +128,24 @@ impl Store {
             citations,
             rejected,
         );
-        if result.is_err() {
-            self.lose_batch();
+        match (alone, result) {
+            (true, Ok(())) => self
+                .conn
+                .execute_batch("COMMIT")
+                .map_err(Error::sqlite("commit a page")),
+            (true, Err(e)) => {
+                // The dimension rows the page added are gone, and so must be the ids cached
+                // for them.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.caches = Default::default();
+                Err(e)
+            }
+            (false, Ok(())) => Ok(()),
+            (false, Err(e)) => {
+                self.lose_batch();
+                Err(e)
+            }
         }
-        result
     }
 }
 
