@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use rusqlite::types::{ToSqlOutput, Value as Sql};
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
-use super::{Store, now};
+use super::Store;
 use crate::api::record::Rejected;
 use crate::dataset::{self, Cell, Dataset, FamilyRecord};
 use crate::error::{Error, Result};
@@ -88,15 +88,7 @@ impl Store {
         records: &[FamilyRecord],
         rejected: &[Rejected],
     ) -> Result<()> {
-        if self.batch_lost() {
-            return Err(Error::WriterStopped);
-        }
-        self.begin_batch()?;
-        let result = write_page(self, id, sweep, next_offset, records, rejected);
-        if result.is_err() {
-            self.lose_batch();
-        }
-        result
+        self.write_a_page(|s| write_page(s, id, sweep, next_offset, records, rejected))
     }
 }
 
@@ -162,51 +154,15 @@ fn write_page(
                 .map_err(Error::sqlite(format!("store record {}", r.id)))?;
         }
     }
-    if let Some((run, _)) = store.run.as_ref()
-        && added + updated + revived > 0
-    {
-        tx.prepare_cached(
-            "UPDATE runs SET records_added = records_added + ?2, records_updated = records_updated + ?3,
-                records_deleted = records_deleted - ?4 WHERE run_id = ?1",
-        )
-        .and_then(|mut s| s.execute(params![run, added, updated, revived]))
-        .map_err(Error::sqlite("count the run's changes"))?;
-    }
-    let at = now();
-    let mut quarantine = tx
-        .prepare_cached(
-            "INSERT INTO rejected_records (partition_id, sweep, record_id, create_date_time, reason, raw_json, seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(Error::sqlite("prepare quarantine"))?;
-    for r in rejected {
-        quarantine
-            .execute(params![
-                id,
-                sweep,
-                r.id,
-                r.create_date_time,
-                r.reason,
-                r.raw_json,
-                at
-            ])
-            .map_err(Error::sqlite("quarantine record"))?;
-    }
-    let moved = tx
-        .execute(
-            "UPDATE partitions SET next_offset = ?3, updated_at = ?4 WHERE partition_id = ?1 AND sweep = ?2",
-            params![id, sweep, next_offset, at],
-        )
-        .map_err(Error::sqlite("advance checkpoint"))?;
-    if moved != 1 {
-        return Err(Error::Sqlite {
-            context: format!(
-                "advance checkpoint of partition {id}: it is no longer in sweep {sweep}"
-            ),
-            source: rusqlite::Error::StatementChangedRows(moved),
-        });
-    }
-    Ok(())
+    super::records::finish_page(
+        tx,
+        store.run.as_ref(),
+        id,
+        sweep,
+        next_offset,
+        rejected,
+        (added, updated, revived),
+    )
 }
 
 /// The office action a sibling record belongs to: the first row of its (document, application)

@@ -250,6 +250,12 @@ impl Store {
         if self.batch.is_some() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.forget_cached_ids();
+    }
+
+    /// Forgets every dimension id cached since the last commit (a rollback may have taken
+    /// their rows).
+    fn forget_cached_ids(&mut self) {
         self.caches = Default::default();
         self.family.forget_actions();
     }
@@ -261,8 +267,7 @@ impl Store {
         if self.batch.take().is_some() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        self.caches = Default::default();
-        self.family.forget_actions();
+        self.forget_cached_ids();
     }
 
     /// Makes `dataset` the one the harvest methods (partitions, pages, counts, runs) work on.

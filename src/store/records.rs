@@ -103,32 +103,43 @@ impl Store {
         citations: &[Citation],
         rejected: &[Rejected],
     ) -> Result<()> {
+        self.write_a_page(|s| {
+            write_page(
+                &s.conn,
+                &mut s.caches,
+                s.run.as_ref(),
+                id,
+                sweep,
+                next_offset,
+                citations,
+                rejected,
+            )
+        })
+    }
+
+    /// Runs `write`, which writes one page and its checkpoint, in the open batch of pages, or,
+    /// in a store that does not harvest (which has no batches), in a transaction of its own.
+    /// The one way every data set's pages are written.
+    ///
+    /// In a batch the page has no savepoint of its own: SQLite makes a savepoint inside a large
+    /// transaction cost more than the page (measured: 36 s of CPU per 100,000 records instead
+    /// of 3), so a page that fails half-written loses its whole batch instead and stops the
+    /// writes (see [`Store::lose_batch`]).
+    pub(super) fn write_a_page(
+        &mut self,
+        write: impl FnOnce(&mut Store) -> Result<()>,
+    ) -> Result<()> {
         if self.batch_lost() {
             return Err(Error::WriterStopped);
         }
         self.begin_batch()?;
-        // A store that does not harvest has no batches: the page is its own transaction.
-        // In a batch, no savepoint of its own: SQLite makes a savepoint inside a large
-        // transaction cost more than the page (measured: 36 s of CPU per 100,000 records
-        // instead of 3), so a page that fails half-written loses its whole batch instead and
-        // stops the writes (see [`Store::lose_batch`]).
         let alone = self.batch.is_none();
         if alone {
             self.conn
                 .execute_batch("BEGIN")
                 .map_err(Error::sqlite("begin a page"))?;
         }
-        let result = write_page(
-            &self.conn,
-            &mut self.caches,
-            self.run.as_ref(),
-            id,
-            sweep,
-            next_offset,
-            citations,
-            rejected,
-        );
-        match (alone, result) {
+        match (alone, write(self)) {
             (true, Ok(())) => self
                 .conn
                 .execute_batch("COMMIT")
@@ -137,7 +148,7 @@ impl Store {
                 // The dimension rows the page added are gone, and so must be the ids cached
                 // for them.
                 let _ = self.conn.execute_batch("ROLLBACK");
-                self.caches = Default::default();
+                self.forget_cached_ids();
                 Err(e)
             }
             (false, Ok(())) => Ok(()),
@@ -259,6 +270,30 @@ fn write_page(
                 .map_err(Error::sqlite(format!("store record {}", c.id)))?;
         }
     }
+    finish_page(
+        tx,
+        run,
+        id,
+        sweep,
+        next_offset,
+        rejected,
+        (added, updated, revived),
+    )
+}
+
+/// The end of every data set's page, in its transaction: the run's counts of what the page
+/// `changed` (added, updated, revived), its quarantined records, and the leaf's checkpoint
+/// moved to `next_offset`, which must still be in `sweep`.
+pub(super) fn finish_page(
+    tx: &Connection,
+    run: Option<&(i64, String)>,
+    id: i64,
+    sweep: i64,
+    next_offset: u64,
+    rejected: &[Rejected],
+    changed: (u64, u64, u64),
+) -> Result<()> {
+    let (added, updated, revived) = changed;
     if let Some((run, _)) = run
         && added + updated + revived > 0
     {
