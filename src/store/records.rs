@@ -1,91 +1,12 @@
-//! Writing pages of records: the normalized upsert and the quarantine, in one transaction with
-//! the checkpoint.
-
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+//! Writing pages of records: the insert, or the update of a record stored already, and the
+//! quarantine, in one transaction with the checkpoint.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::dimensions::{Caches, action_id, reference_id};
 use super::{Store, now};
 use crate::api::record::{Citation, Rejected};
 use crate::error::{Error, Result};
-use crate::reference::{self, ParsedReference};
-
-/// Ids of dimension rows already written, so that most records need one statement, not four.
-/// Each map is bounded by [`CACHE_LIMIT`] and forgets its least recently used half at a time
-/// (see [`Generations`]), so the hot rows stay cached however large the harvest. Keys are the
-/// row's key columns encoded into one byte string (see [`Key`]), built in a buffer that is
-/// reused, so that a hit allocates nothing.
-#[derive(Default)]
-pub(super) struct Caches {
-    applications: Generations<()>,
-    actions: Generations<i64>,
-    references: Generations<i64>,
-    key: Key,
-}
-
-/// Entries per generation of a dimension cache.
-const CACHE_LIMIT: usize = 100_000;
-
-type FastMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<rustc_hash::FxHasher>>;
-
-/// A map bounded by two generations: new entries go into the young one, an entry found in the
-/// old one moves to the young one, and when the young one is full the old one is dropped and
-/// the young one takes its place. What was used since the last turn survives it; a cache that
-/// is cleared when full instead starts cold every `CACHE_LIMIT` entries.
-pub(super) struct Generations<V> {
-    young: FastMap<V>,
-    old: FastMap<V>,
-}
-
-impl<V> Default for Generations<V> {
-    fn default() -> Self {
-        Generations {
-            young: FastMap::default(),
-            old: FastMap::default(),
-        }
-    }
-}
-
-impl<V: Copy> Generations<V> {
-    fn get(&mut self, key: &[u8]) -> Option<V> {
-        if let Some(&v) = self.young.get(key) {
-            return Some(v);
-        }
-        let (k, v) = self.old.remove_entry(key)?;
-        self.put(k, v);
-        Some(v)
-    }
-
-    fn insert(&mut self, key: &[u8], value: V) {
-        self.put(key.into(), value);
-    }
-
-    fn put(&mut self, key: Box<[u8]>, value: V) {
-        if self.young.len() >= CACHE_LIMIT {
-            self.old = std::mem::take(&mut self.young);
-        }
-        self.young.insert(key, value);
-    }
-}
-
-/// The key columns of a dimension row as one byte string: each value's length, then its bytes.
-/// An absent value is the empty one, as in the tables' unique indexes (`ifnull(x, '')`).
-#[derive(Default)]
-struct Key(Vec<u8>);
-
-impl Key {
-    fn of(&mut self, values: &[&Option<String>]) -> &[u8] {
-        self.0.clear();
-        for v in values {
-            let v = v.as_deref().unwrap_or("").as_bytes();
-            self.0.extend_from_slice(&(v.len() as u64).to_le_bytes());
-            self.0.extend_from_slice(v);
-        }
-        &self.0
-    }
-}
-
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
     /// `next_offset`, in the open batch of pages (see [`Store::flush`]), or in its own
@@ -108,9 +29,7 @@ impl Store {
                 &s.conn,
                 &mut s.caches,
                 s.run.as_ref(),
-                id,
-                sweep,
-                next_offset,
+                (id, sweep, next_offset),
                 citations,
                 rejected,
             )
@@ -160,76 +79,57 @@ impl Store {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Stores a record whose id is not stored yet; ?14 is its key (see [`super::key`]).
+const INSERT: &str = "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
+    paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
+    office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep, id_key)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
+/// The stored row of an id (?2) and its key (?1), and whether it is marked deleted. (A single
+/// `INSERT ... SELECT ... WHERE NOT EXISTS` would need a statement journal, which costs more in a
+/// large transaction than the lookup.)
+const LOOKUP: &str = "SELECT rowid, deleted_at FROM citations WHERE id_key = ?1 AND id = ?2";
+
+/// Changes the stored row ?15 when upstream changed the record (or it was marked deleted); the
+/// parameters are those of [`INSERT`].
+const UPDATE: &str = "UPDATE citations SET office_action_id = ?2, reference_id = ?3, action_type_category = ?4,
+    legal_section_code = ?5, paragraph_number = ?6, examiner_cited_reference_indicator = ?7,
+    applicant_cited_examiner_reference_indicator = ?8, office_action_citation_reference_indicator = ?9,
+    create_date_time = ?10, create_user_identifier = ?11, extra = ?12, sweep = ?13, deleted_at = NULL
+    WHERE rowid = ?15 AND ?14 = id_key AND ?1 = id AND (
+        office_action_id IS NOT ?2 OR reference_id IS NOT ?3 OR action_type_category IS NOT ?4
+        OR legal_section_code IS NOT ?5 OR paragraph_number IS NOT ?6
+        OR examiner_cited_reference_indicator IS NOT ?7 OR applicant_cited_examiner_reference_indicator IS NOT ?8
+        OR office_action_citation_reference_indicator IS NOT ?9 OR create_date_time IS NOT ?10
+        OR create_user_identifier IS NOT ?11 OR extra IS NOT ?12 OR deleted_at IS NOT NULL)";
+
 fn write_page(
     tx: &Connection,
     caches: &mut Caches,
     run: Option<&(i64, String)>,
-    id: i64,
-    sweep: i64,
-    next_offset: u64,
+    page: (i64, i64, u64),
     citations: &[Citation],
     rejected: &[Rejected],
 ) -> Result<()> {
-    let mut upsert = tx
-        .prepare_cached(
-            "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
-                paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
-                office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (id) DO UPDATE SET
-                office_action_id = excluded.office_action_id,
-                reference_id = excluded.reference_id,
-                action_type_category = excluded.action_type_category,
-                legal_section_code = excluded.legal_section_code,
-                paragraph_number = excluded.paragraph_number,
-                examiner_cited_reference_indicator = excluded.examiner_cited_reference_indicator,
-                applicant_cited_examiner_reference_indicator = excluded.applicant_cited_examiner_reference_indicator,
-                office_action_citation_reference_indicator = excluded.office_action_citation_reference_indicator,
-                create_date_time = excluded.create_date_time,
-                create_user_identifier = excluded.create_user_identifier,
-                extra = excluded.extra,
-                sweep = excluded.sweep,
-                deleted_at = NULL
-             WHERE citations.office_action_id IS NOT excluded.office_action_id
-                OR citations.reference_id IS NOT excluded.reference_id
-                OR citations.action_type_category IS NOT excluded.action_type_category
-                OR citations.legal_section_code IS NOT excluded.legal_section_code
-                OR citations.paragraph_number IS NOT excluded.paragraph_number
-                OR citations.examiner_cited_reference_indicator IS NOT excluded.examiner_cited_reference_indicator
-                OR citations.applicant_cited_examiner_reference_indicator IS NOT excluded.applicant_cited_examiner_reference_indicator
-                OR citations.office_action_citation_reference_indicator IS NOT excluded.office_action_citation_reference_indicator
-                OR citations.create_date_time IS NOT excluded.create_date_time
-                OR citations.create_user_identifier IS NOT excluded.create_user_identifier
-                OR citations.extra IS NOT excluded.extra
-                OR citations.deleted_at IS NOT NULL",
-        )
-        .map_err(Error::sqlite("prepare citation upsert"))?;
-    // Most records are new: one insert stores them, and only an id already stored (a
-    // refresh, a record that moved between windows) takes the upsert path below.
-    let mut insert = tx
-        .prepare_cached(
-            "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
-                paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
-                office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .map_err(Error::sqlite("prepare citation insert"))?;
-    // The upsert changes a stored record only when upstream changed it; one it leaves alone
-    // still moves to this sweep.
-    let mut stored = tx
-        .prepare_cached("SELECT deleted_at FROM citations WHERE id = ?1")
+    let (id, sweep, next_offset) = page;
+    // Most records are new: a lookup in the compact key's index finds nothing and one insert
+    // stores them; only an id already stored (a refresh, a record that moved between windows)
+    // takes the path of `stored_again`.
+    let mut lookup = tx
+        .prepare_cached(LOOKUP)
         .map_err(Error::sqlite("prepare citation lookup"))?;
-    let mut seen = tx
-        .prepare_cached("UPDATE citations SET sweep = ?2 WHERE id = ?1")
-        .map_err(Error::sqlite("prepare citation sweep"))?;
-    // A record this run marked deleted that turns up again (it moved to a window fetched
-    // later) was not deleted after all.
-    let (mut added, mut updated, mut revived) = (0u64, 0u64, 0u64);
+    let mut insert = tx
+        .prepare_cached(INSERT)
+        .map_err(Error::sqlite("prepare citation insert"))?;
+    let mut changed = (0u64, 0u64, 0u64);
     for c in citations {
         let action = action_id(tx, caches, c)?;
         let reference = reference_id(tx, caches, c)?;
+        let key = super::key::of_id(&c.id);
+        let found: Option<(i64, Option<String>)> = lookup
+            .query_row(params![key, c.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
         let values = params![
             c.id,
             action,
@@ -244,41 +144,53 @@ fn write_page(
             c.create_user_identifier,
             c.extra,
             sweep,
+            key,
         ];
-        let inserted = insert
-            .execute(values)
-            .map_err(Error::sqlite(format!("store record {}", c.id)))?;
-        if inserted > 0 {
-            added += 1;
-            continue;
-        }
-        let deleted_at: Option<String> = stored
-            .query_row([&c.id], |r| r.get(0))
-            .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
-        if let (Some(deleted_at), Some((_, started))) = (&deleted_at, run)
-            && deleted_at >= started
-        {
-            revived += 1;
-        }
-        let changed = upsert
-            .execute(values)
-            .map_err(Error::sqlite(format!("store record {}", c.id)))?;
-        if changed > 0 {
-            updated += 1;
-        } else {
-            seen.execute(params![c.id, sweep])
-                .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+        match found {
+            None => {
+                insert
+                    .execute(values)
+                    .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+                changed.0 += 1;
+            }
+            Some(row) => stored_again(tx, run, c, values, row, &mut changed)?,
         }
     }
-    finish_page(
-        tx,
-        run,
-        id,
-        sweep,
-        next_offset,
-        rejected,
-        (added, updated, revived),
-    )
+    finish_page(tx, run, id, sweep, next_offset, rejected, changed)
+}
+
+/// A record whose id is stored already: updated when upstream changed it (and counted in
+/// `changed.1`), else only moved to this sweep; revived (`changed.2`) when this run had marked
+/// it deleted (it moved to a window fetched later).
+fn stored_again(
+    tx: &Connection,
+    run: Option<&(i64, String)>,
+    c: &Citation,
+    values: &[&dyn rusqlite::ToSql],
+    (rowid, deleted_at): (i64, Option<String>),
+    changed: &mut (u64, u64, u64),
+) -> Result<()> {
+    if let (Some(deleted_at), Some((_, started))) = (&deleted_at, run)
+        && deleted_at >= started
+    {
+        changed.2 += 1;
+    }
+    let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
+    all.push(&rowid);
+    let updated = tx
+        .prepare_cached(UPDATE)
+        .and_then(|mut s| s.execute(all.as_slice()))
+        .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+    if updated > 0 {
+        changed.1 += 1;
+    } else {
+        // The upsert leaves an unchanged record alone; it still moves to this sweep.
+        let sweep = values[12];
+        tx.prepare_cached("UPDATE citations SET sweep = ?2 WHERE rowid = ?1")
+            .and_then(|mut s| s.execute(params![rowid, sweep]))
+            .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+    }
+    Ok(())
 }
 
 /// The end of every data set's page, in its transaction: the run's counts of what the page
@@ -337,176 +249,4 @@ pub(super) fn finish_page(
         });
     }
     Ok(())
-}
-
-fn action_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {
-    if let Some(number) = &c.patent_application_number
-        && caches.applications.get(number.as_bytes()).is_none()
-    {
-        tx.prepare_cached("INSERT INTO applications (patent_application_number) VALUES (?1) ON CONFLICT DO NOTHING")
-            .and_then(|mut s| s.execute([number]))
-            .map_err(Error::sqlite("store application"))?;
-        caches.applications.insert(number.as_bytes(), ());
-    }
-    let columns = [
-        &c.obsolete_document_identifier,
-        &c.patent_application_number,
-        &c.group_art_unit_number,
-        &c.tech_center,
-        &c.work_group,
-    ];
-    let key = caches.key.of(&columns);
-    if let Some(id) = caches.actions.get(key) {
-        return Ok(id);
-    }
-    let values = params![columns[0], columns[1], columns[2], columns[3], columns[4]];
-    // Insert first: a new action needs one statement; a known one (cached out) two.
-    let inserted: Option<i64> = tx
-        .prepare_cached(
-            "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number, group_art_unit_number,
-                tech_center, work_group) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING RETURNING office_action_id",
-        )
-        .and_then(|mut s| s.query_row(values, |r| r.get(0)).optional())
-        .map_err(Error::sqlite("store office action"))?;
-    let id = match inserted {
-        Some(id) => id,
-        None => tx
-            .prepare_cached(
-                "SELECT office_action_id FROM office_actions WHERE ifnull(obsolete_document_identifier, '') = ifnull(?1, '')
-                   AND ifnull(patent_application_number, '') = ifnull(?2, '') AND ifnull(group_art_unit_number, '') = ifnull(?3, '')
-                   AND ifnull(tech_center, '') = ifnull(?4, '') AND ifnull(work_group, '') = ifnull(?5, '')",
-            )
-            .and_then(|mut s| s.query_row(values, |r| r.get(0)))
-            .map_err(Error::sqlite("look up office action"))?,
-    };
-    caches.actions.insert(caches.key.of(&columns), id);
-    Ok(id)
-}
-
-fn reference_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {
-    let columns = [&c.reference_identifier, &c.parsed_reference_identifier];
-    let key = caches.key.of(&columns);
-    if let Some(id) = caches.references.get(key) {
-        return Ok(id);
-    }
-    let p = parsed(c.reference_identifier.as_deref());
-    let inserted: Option<i64> = tx
-        .prepare_cached(
-            "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier,
-                country, document_number, kind_code, first_inventor, is_npl)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING reference_id",
-        )
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    columns[0],
-                    columns[1],
-                    p.country,
-                    p.document_number,
-                    p.kind_code,
-                    p.first_inventor,
-                    p.is_npl
-                ],
-                |r| r.get(0),
-            )
-            .optional()
-        })
-        .map_err(Error::sqlite("store reference"))?;
-    let id = match inserted {
-        Some(id) => id,
-        None => tx
-            .prepare_cached(
-                "SELECT reference_id FROM cited_references WHERE ifnull(reference_identifier, '') = ifnull(?1, '')
-                   AND ifnull(parsed_reference_identifier, '') = ifnull(?2, '')",
-            )
-            .and_then(|mut s| s.query_row(params![columns[0], columns[1]], |r| r.get(0)))
-            .map_err(Error::sqlite("look up reference"))?,
-    };
-    caches.references.insert(caches.key.of(&columns), id);
-    Ok(id)
-}
-
-/// The parsed-reference columns of one reference text: all NULL when there is no text.
-struct Parsed {
-    country: Option<String>,
-    document_number: Option<String>,
-    kind_code: Option<String>,
-    first_inventor: Option<String>,
-    is_npl: Option<bool>,
-}
-
-fn parsed(text: Option<&str>) -> Parsed {
-    match text.and_then(reference::parse) {
-        Some(ParsedReference {
-            country,
-            document_number,
-            kind_code,
-            first_inventor,
-            is_npl,
-        }) => Parsed {
-            country,
-            document_number,
-            kind_code,
-            first_inventor,
-            is_npl: Some(is_npl),
-        },
-        None => Parsed {
-            country: None,
-            document_number: None,
-            kind_code: None,
-            first_inventor: None,
-            is_npl: None,
-        },
-    }
-}
-
-/// Rows read and written per step of [`fill_parsed_references`], so that memory stays bounded
-/// however many references a database holds.
-const FILL_BATCH: usize = 10_000;
-
-/// Fills the parsed-reference columns of the rows stored before migration 2 added them (those
-/// with a text and no `is_npl` yet), in batches by `reference_id`. Returns how many it filled.
-pub(super) fn fill_parsed_references(tx: &Connection) -> Result<u64> {
-    let mut select = tx
-        .prepare(
-            "SELECT reference_id, reference_identifier FROM cited_references
-             WHERE reference_id > ?1 AND reference_identifier IS NOT NULL AND is_npl IS NULL
-             ORDER BY reference_id LIMIT ?2",
-        )
-        .map_err(Error::sqlite("prepare reference backfill"))?;
-    let mut update = tx
-        .prepare(
-            "UPDATE cited_references SET country = ?2, document_number = ?3, kind_code = ?4,
-                first_inventor = ?5, is_npl = ?6 WHERE reference_id = ?1",
-        )
-        .map_err(Error::sqlite("prepare reference backfill"))?;
-    let (mut after, mut filled) = (0_i64, 0_u64);
-    loop {
-        let batch: Vec<(i64, String)> = select
-            .query_map(params![after, FILL_BATCH as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(Error::sqlite("read references to parse"))?;
-        let Some(&(last, _)) = batch.last() else {
-            return Ok(filled);
-        };
-        for (id, text) in &batch {
-            let p = parsed(Some(text));
-            if p.is_npl.is_some() {
-                update
-                    .execute(params![
-                        id,
-                        p.country,
-                        p.document_number,
-                        p.kind_code,
-                        p.first_inventor,
-                        p.is_npl
-                    ])
-                    .map_err(Error::sqlite("store parsed reference"))?;
-                filled += 1;
-            }
-        }
-        after = last;
-    }
 }
