@@ -722,11 +722,16 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
     let (_dir, db) = temp_db();
     let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
     assert!(harvest(&cfg).await.unwrap().complete);
-    // Take the database back to schema version 2 (undoing 0004, then 0003).
+    // Take the database back to schema version 2 (undoing 0005, 0004, then 0003).
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP VIEW oa_citations_dated; DROP VIEW office_action_dates; DROP VIEW citation_details;
+            "DROP INDEX citations_id_key; ALTER TABLE citations DROP COLUMN id_key;
+             DROP INDEX cited_references_reference_key; ALTER TABLE cited_references DROP COLUMN reference_key;
+             CREATE UNIQUE INDEX cited_references_key ON cited_references (
+                 ifnull(reference_identifier, ''), ifnull(parsed_reference_identifier, ''));
+             DELETE FROM schema_docs WHERE column_name IN ('id_key', 'reference_key');
+             DROP VIEW oa_citations_dated; DROP VIEW office_action_dates; DROP VIEW citation_details;
              DROP VIEW application_citation_counts; DROP VIEW office_action_family;
              DROP VIEW oa_rejections; DROP VIEW oa_rejections_deleted; DROP VIEW enriched_citations;
              DROP VIEW enriched_citations_deleted; DROP TABLE rejections; DROP TABLE enriched_records;

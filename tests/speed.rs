@@ -645,3 +645,49 @@ async fn a_queued_page_that_fails_to_store_stops_the_harvest() {
         Ok(outcome) => panic!("the store's error was lost: {}", outcome.message),
     }
 }
+
+/// Records are found by a 64-bit key of their id, and two ids may share one: the write path
+/// compares the id too. A stored row made to share the key of a new id ("impostor", as if two
+/// real ids collided) neither hides the new record nor takes its updates.
+#[test]
+fn ids_that_share_a_key_stay_two_records() {
+    let (_dir, db) = temp_db();
+    let (mut store, a, _) = two_leaves(&db);
+    let sweep = a.sweep.unwrap();
+    store
+        .put_page(a.id, sweep, 1, &[record(&a, "first", "1")], &[])
+        .unwrap();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, legal_section_code)
+             SELECT 'impostor', office_action_id, reference_id, sweep, ?1, 'impostor' FROM citations WHERE id = 'first'",
+            [oac_mirror::store::key::of_id("second")],
+        )
+        .unwrap();
+    store
+        .put_page(a.id, sweep, 2, &[record(&a, "second", "1")], &[])
+        .unwrap();
+    let mut changed = record(&a, "second", "1");
+    changed.legal_section_code = Some("103".into());
+    store.put_page(a.id, sweep, 3, &[changed], &[]).unwrap();
+    let conn = store.conn();
+    let rows = |id: &str| -> Vec<Option<String>> {
+        conn.prepare("SELECT legal_section_code FROM citations WHERE id = ?1")
+            .unwrap()
+            .query_map([id], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    assert_eq!(rows("second"), [Some("103".to_owned())]);
+    assert_eq!(rows("impostor"), [Some("impostor".to_owned())]);
+    let counts: (i64, i64) = conn
+        .query_row(
+            "SELECT records_added, records_updated FROM runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(counts, (2, 1));
+}
