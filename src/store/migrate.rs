@@ -159,4 +159,88 @@ mod tests {
             "the raw text is kept"
         );
     }
+
+    /// A mirror of version 4 upgrades in place: every citation keeps its row and rowid and gets
+    /// the key of its id, every reference the key of its texts, and the text indexes the keys
+    /// replace are gone.
+    #[test]
+    fn migration_5_keys_the_rows_already_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        let conn = Connection::open(&path).unwrap();
+        super::super::key::register(&conn).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 4;
+             INSERT INTO office_actions (obsolete_document_identifier) VALUES ('D1');
+             INSERT INTO cited_references (reference_identifier, parsed_reference_identifier)
+                 VALUES ('Sabe; Kohtaro US 20070217688 A1', '20070217688'), (NULL, NULL);
+             INSERT INTO citations (rowid, id, office_action_id, reference_id, sweep, deleted_at)
+                 VALUES (7, 'c7', 1, 1, 1, NULL), (9, 'c9', 1, 2, 1, '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        let rows: Vec<(i64, String, i64, Option<String>)> = store
+            .conn
+            .prepare("SELECT rowid, id, id_key, deleted_at FROM citations ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let of_id = super::super::key::of_id;
+        assert_eq!(
+            rows,
+            [
+                (7, "c7".to_owned(), of_id("c7"), None),
+                (
+                    9,
+                    "c9".to_owned(),
+                    of_id("c9"),
+                    Some("2026-01-01T00:00:00Z".to_owned())
+                ),
+            ]
+        );
+        let keys: Vec<i64> = store
+            .conn
+            .prepare("SELECT reference_key FROM cited_references ORDER BY reference_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let of = super::super::key::of;
+        assert_eq!(
+            keys,
+            [
+                of(&[Some("Sabe; Kohtaro US 20070217688 A1"), Some("20070217688")]),
+                of(&[None, None])
+            ]
+        );
+        let indexes: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('citations', 'cited_references') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(
+            indexes.contains(&"citations_id_key".to_owned()),
+            "{indexes:?}"
+        );
+        assert!(!indexes.iter().any(|i| i == "cited_references_key" || i.starts_with("sqlite_autoindex_citations")), "{indexes:?}");
+        let docs: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM schema_docs WHERE column_name IN ('id_key', 'reference_key')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(docs, 2);
+    }
 }
