@@ -76,6 +76,21 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// An error answer given instead of the records: its status and message.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn new(status: StatusCode, message: &str) -> Refusal {
+        Refusal(status, message.to_owned())
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     match &shared.settings.read().expect("not poisoned").require_key {
         None => true,
@@ -107,14 +122,14 @@ pub(super) async fn records(
     };
     let fault = match injected(&shared, &misbehaviour).await {
         Ok(fault) => fault,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     if !authorized(&shared, &headers) {
         return error(StatusCode::FORBIDDEN, "Forbidden");
     }
     let body = match answer(&shared, name, &form, cap, &misbehaviour) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let service_time = service_time(&misbehaviour, body.len());
     if !service_time.is_zero() {
@@ -128,12 +143,13 @@ pub(super) async fn records(
 
 /// The fault this request meets: an answer instead of the records (a 429 or another status),
 /// a delay (already waited), or one that spoils the body on its way out.
-async fn injected(shared: &Shared, misbehaviour: &Misbehaviour) -> Result<Option<Fault>, Response> {
+async fn injected(shared: &Shared, misbehaviour: &Misbehaviour) -> Result<Option<Fault>, Refusal> {
     match shared.tracker.judge(misbehaviour) {
-        Verdict::RateLimited | Verdict::Inject(Fault::Status(429)) => {
-            Err(error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"))
-        }
-        Verdict::Inject(Fault::Status(code)) => Err(error(
+        Verdict::RateLimited | Verdict::Inject(Fault::Status(429)) => Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+        )),
+        Verdict::Inject(Fault::Status(code)) => Err(Refusal::new(
             StatusCode::from_u16(code).expect("a valid status"),
             "injected fault",
         )),
@@ -153,11 +169,11 @@ fn answer(
     form: &HashMap<String, String>,
     cap: u64,
     misbehaviour: &Misbehaviour,
-) -> Result<String, Response> {
-    let request = read_request(form, cap).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
+) -> Result<String, Refusal> {
+    let request = read_request(form, cap).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e))?;
     if in_broken_window(misbehaviour.broken_stamp.as_deref(), &request) {
         shared.tracker.count("broken");
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "injected: this window is broken",
         ));
@@ -175,7 +191,7 @@ fn answer(
         siblings.as_ref().expect("made")[name].page(q, start, rows)
     };
     if found == 0 {
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "No matching record found for the given criteria.",
         ));
@@ -187,7 +203,10 @@ fn answer(
         .is_some_and(|max| body.len() > max)
     {
         shared.tracker.count("413");
-        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "Response too large"));
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Response too large",
+        ));
     }
     Ok(body)
 }
