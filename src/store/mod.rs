@@ -30,7 +30,7 @@ use identity::{
 };
 
 pub(crate) use partitions::{CURRENT_REJECTS, state_in};
-pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
+pub use partitions::{Partition, PartitionState, RunStats};
 pub use status::{DatasetStatus, FailedPartition, Packed, RunSummary, Status};
 
 /// WAL pages between automatic checkpoints during a harvest (SQLite's default is 1,000): about
