@@ -1,0 +1,268 @@
+//! The write path driven directly, without a harvest: pages of two leaves in one batch, what a
+//! failed page or commit does to the batch, and records whose ids share a compact key.
+
+use std::time::Duration;
+
+use oac_mirror::Error;
+use oac_mirror::api::record::Citation;
+use oac_mirror::plan::{Stamp, Window};
+use oac_mirror::replica::{Misbehaviour, Settings, synthetic};
+use oac_mirror::store::writer::Writer;
+use oac_mirror::store::{Partition, Store};
+use serde_json::json;
+
+use super::*;
+
+/// A store with a run over one day split in two halves, each started as a leaf of 4 records.
+fn two_leaves(db: &Path) -> (Store, Partition, Partition) {
+    let mut store = Store::open(db).unwrap();
+    let day = Window {
+        lo: Stamp::parse("2025-07-01T00:00:00").unwrap(),
+        hi: Stamp::parse("2025-07-01T23:59:59").unwrap(),
+        id_prefix: String::new(),
+    };
+    store
+        .begin_run("http://127.0.0.1:1/ds", &day, &|_| String::new())
+        .unwrap();
+    let root = store.root().unwrap().unwrap();
+    let halves: Vec<(Window, String)> = day
+        .split()
+        .unwrap()
+        .into_iter()
+        .map(|w| (w, String::new()))
+        .collect();
+    let children = store.split(root.id, 8, &halves).unwrap();
+    let a = store.start_leaf(children[0].id, 4, None).unwrap();
+    let b = store.start_leaf(children[1].id, 4, None).unwrap();
+    (store, a, b)
+}
+
+/// A record of `leaf` cited by the office action of application `application`.
+fn record(leaf: &Partition, id: &str, application: &str) -> Citation {
+    Citation {
+        id: id.into(),
+        patent_application_number: Some(application.into()),
+        group_art_unit_number: Some(format!("art unit of {application}")),
+        reference_identifier: Some(format!("reference of {id}")),
+        create_date_time: Some(leaf.window.lo.to_string()),
+        ..Default::default()
+    }
+}
+
+/// A page that fails half-written loses its whole batch, and nothing more is written: the
+/// pages stored before it in the batch were answered as stored and their leaves went on from
+/// there, so keeping any later write would put a checkpoint past records that are not there.
+/// Both leaves are back at their last committed offsets, as after a kill, and the dimension
+/// ids cached meanwhile are forgotten (a new store is needed to go on).
+#[test]
+fn a_page_that_fails_loses_its_batch_and_stops_the_writes() {
+    let (_dir, db) = temp_db();
+    let (mut store, a, b) = two_leaves(&db);
+    store.tune_for_harvest(8).unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON citations WHEN NEW.id = 'bad'
+             BEGIN SELECT RAISE(ABORT, 'boom'); END",
+        )
+        .unwrap();
+    let (sa, sb) = (a.sweep.unwrap(), b.sweep.unwrap());
+    store
+        .put_page(
+            a.id,
+            sa,
+            2,
+            &[record(&a, "a1", "1"), record(&a, "a2", "1")],
+            &[],
+        )
+        .unwrap();
+    let err = store
+        .put_page(
+            b.id,
+            sb,
+            2,
+            &[record(&b, "b1", "2"), record(&b, "bad", "1")],
+            &[],
+        )
+        .unwrap_err();
+    assert!(err.report().contains("boom"), "{}", err.report());
+    assert!(store.batch_lost(), "the batch is gone");
+    let refused = store
+        .put_page(b.id, sb, 2, &[record(&b, "b3", "3")], &[])
+        .unwrap_err();
+    assert!(matches!(refused, Error::WriterStopped), "{refused:?}");
+    drop(store);
+    let conn = read_only(&db);
+    assert_eq!(half_pages(&conn), Vec::<String>::new());
+    assert_eq!(soundness(&conn), ("ok".to_owned(), vec![]));
+    let stored: i64 = conn
+        .query_row("SELECT count(*) FROM citations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 0, "a1 and a2 were in the lost batch");
+    let offsets: Vec<i64> = conn
+        .prepare("SELECT next_offset FROM partitions WHERE partition_id IN (?1, ?2) ORDER BY partition_id")
+        .unwrap()
+        .query_map([a.id, b.id], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 0]);
+    // A new store goes on from there, and the page stores cleanly.
+    let mut store = Store::open(&db).unwrap();
+    store.tune_for_harvest(8).unwrap();
+    let a = store.partition(a.id).unwrap();
+    store
+        .put_page(
+            a.id,
+            sa,
+            2,
+            &[record(&a, "a1", "1"), record(&a, "a2", "1")],
+            &[],
+        )
+        .unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let conn = read_only(&db);
+    assert_eq!(soundness(&conn), ("ok".to_owned(), vec![]));
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM oa_citations ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(ids, ["a1", "a2"]);
+}
+
+/// A batch that cannot be committed stops the writer: the next page of a leaf whose last
+/// page was in it must not commit a checkpoint past records that are not there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_fails_to_commit_stops_the_writer() {
+    let (_dir, db) = temp_db();
+    let (store, a, _) = two_leaves(&db);
+    // A deferred foreign key broken by one record: the statement passes, the COMMIT fails.
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TABLE guard (key TEXT REFERENCES meta (key) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER poison AFTER INSERT ON citations WHEN NEW.id = 'poison'
+             BEGIN INSERT INTO guard VALUES ('no such key'); END",
+        )
+        .unwrap();
+    let writer = Writer::spawn(store, 1);
+    let (id, sweep) = (a.id, a.sweep.unwrap());
+    let page = |ids: [&str; 2]| -> Vec<Citation> { ids.map(|i| record(&a, i, "1")).to_vec() };
+    let first = page(["poison", "a1"]);
+    writer
+        .call(move |s| s.put_page(id, sweep, 2, &first, &[]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let second = page(["a2", "a3"]);
+    let after = writer
+        .call(move |s| s.put_page(id, sweep, 4, &second, &[]))
+        .await;
+    assert!(
+        matches!(after, Err(Error::WriterStopped)),
+        "a page after a lost batch: {after:?}"
+    );
+    drop(writer.close());
+    let conn = read_only(&db);
+    assert_eq!(half_pages(&conn), Vec::<String>::new());
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM citations"),
+        0,
+        "nothing of the lost batch, nothing after it"
+    );
+}
+
+/// A page whose store fails while the leaf's next request fails too: the store's error stops
+/// the harvest; it is not lost behind the failed request (which only fails the leaf, and the
+/// run would go on).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_page_that_fails_to_store_stops_the_harvest() {
+    let hot = "2024-02-29T12:00:00";
+    let mut docs = synthetic(600, 46);
+    let mut crowd = synthetic(250, 47);
+    for d in &mut crowd {
+        d["createDateTime"] = json!(hot);
+    }
+    docs.extend(crowd);
+    let replica = replica(
+        docs,
+        Settings {
+            misbehaviour: Misbehaviour {
+                broken_stamp: Some(hot.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_dir, db) = temp_db();
+    drop(Store::open(&db).unwrap());
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER boom BEFORE INSERT ON citations WHEN NEW.create_date_time = '{hot}'
+             BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        ))
+        .unwrap();
+    let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", |c| {
+        c.retry_wait = Some(0.01);
+        c.max_retries = Some(0);
+        c.rows = Some(50);
+        c.paging_cap = Some(300);
+        c.concurrency = Some(1);
+    });
+    match harvest(&cfg).await {
+        Err(e) => assert!(e.report().contains("boom"), "{}", e.report()),
+        Ok(outcome) => panic!("the store's error was lost: {}", outcome.message),
+    }
+}
+
+/// Records are found by a 64-bit key of their id, and two ids may share one: the write path
+/// compares the id too. A stored row made to share the key of a new id ("impostor", as if two
+/// real ids collided) neither hides the new record nor takes its updates.
+#[test]
+fn ids_that_share_a_key_stay_two_records() {
+    let (_dir, db) = temp_db();
+    let (mut store, a, _) = two_leaves(&db);
+    let sweep = a.sweep.unwrap();
+    store
+        .put_page(a.id, sweep, 1, &[record(&a, "first", "1")], &[])
+        .unwrap();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, legal_section_code)
+             SELECT 'impostor', office_action_id, reference_id, sweep, ?1, 'impostor' FROM citations WHERE id = 'first'",
+            [oac_mirror::store::key::of_id("second")],
+        )
+        .unwrap();
+    store
+        .put_page(a.id, sweep, 2, &[record(&a, "second", "1")], &[])
+        .unwrap();
+    let mut changed = record(&a, "second", "1");
+    changed.legal_section_code = Some("103".into());
+    store.put_page(a.id, sweep, 3, &[changed], &[]).unwrap();
+    let conn = store.conn();
+    let rows = |id: &str| -> Vec<Option<String>> {
+        conn.prepare("SELECT legal_section_code FROM citations WHERE id = ?1")
+            .unwrap()
+            .query_map([id], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    assert_eq!(rows("second"), [Some("103".to_owned())]);
+    assert_eq!(rows("impostor"), [Some("impostor".to_owned())]);
+    let counts: (i64, i64) = conn
+        .query_row(
+            "SELECT records_added, records_updated FROM runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(counts, (2, 1));
+}
