@@ -7,6 +7,7 @@ use super::dimensions::{Caches, action_id, reference_id};
 use super::{Store, now};
 use crate::api::record::{Citation, Rejected};
 use crate::error::{Error, Result};
+
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
     /// `next_offset`, in the open batch of pages (see [`Store::flush`]), or in its own
@@ -184,7 +185,7 @@ fn stored_again(
     if updated > 0 {
         changed.1 += 1;
     } else {
-        // The upsert leaves an unchanged record alone; it still moves to this sweep.
+        // The update leaves an unchanged record alone; it still moves to this sweep.
         let sweep = values[12];
         tx.prepare_cached("UPDATE citations SET sweep = ?2 WHERE rowid = ?1")
             .and_then(|mut s| s.execute(params![rowid, sweep]))
