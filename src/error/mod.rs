@@ -208,7 +208,8 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    /// File system trouble outside SQLite (lock file, export file, standard output).
+    /// I/O trouble outside SQLite: a lock file, an export file, standard output, the replica's
+    /// listening socket or the Ctrl-C handler. `path` names which.
     #[error("{path}")]
     Io {
         path: PathBuf,
