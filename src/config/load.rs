@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::keys::{API_KEY_ENV, CONFIG_ENV, DEFAULT_DB, RawConfig};
+use super::raw::env_name;
 use super::validate::Check;
 use super::{Config, Origins};
 use crate::api::ApiKey;
@@ -34,14 +35,12 @@ fn layers(
         .map(Path::to_path_buf)
         .or_else(|| env(CONFIG_ENV).map(PathBuf::from));
     if let Some(path) = &file_path {
-        merged.overlay(
-            read_file(path)?,
-            &format!("config file {}", path.display()),
-            &mut origins,
-        );
+        let origin = format!("config file {}", path.display());
+        merged.overlay(read_file(path)?, &|_| origin.clone(), &mut origins);
     }
-    merged.overlay(RawConfig::from_env(env)?, "environment", &mut origins);
-    merged.overlay(flags, "command line", &mut origins);
+    let variable = |key: &str| format!("environment variable {}", env_name(key));
+    merged.overlay(RawConfig::from_env(env)?, &variable, &mut origins);
+    merged.overlay(flags, &|_| "command line".into(), &mut origins);
     Ok((merged, origins))
 }
 

@@ -32,16 +32,16 @@ macro_rules! raw_config {
         pub const RANGES: &[(&str, f64, f64)] = &[$($( (stringify!($key), $lo, $hi), )?)*];
 
         impl RawConfig {
-            /// Lays `upper` over `self`, recording `origin` for each value it sets.
+            /// Lays `upper` over `self`, recording `origin(key)` for each value it sets.
             pub(super) fn overlay(
                 &mut self,
                 upper: RawConfig,
-                origin: &str,
+                origin: &dyn Fn(&str) -> String,
                 origins: &mut super::Origins,
             ) {
                 $( if upper.$key.is_some() {
                     self.$key = upper.$key;
-                    origins.insert(stringify!($key), origin.to_owned());
+                    origins.insert(stringify!($key), origin(stringify!($key)));
                 } )*
             }
 
@@ -57,11 +57,12 @@ macro_rules! raw_config {
                 Ok(raw)
             }
 
-            /// The numbers this layer sets, by key in the list's order, for the range check.
-            pub(super) fn numbers(&self) -> Vec<(&'static str, f64)> {
+            /// The numbers this layer sets, by key in the list's order, for the range check:
+            /// each as an `f64` and as a person wrote it.
+            pub(super) fn numbers(&self) -> Vec<(&'static str, f64, String)> {
                 let mut numbers = vec![];
-                $( if let Some(v) = self.$key.as_ref().and_then(super::raw::Number::number) {
-                    numbers.push((stringify!($key), v));
+                $( if let Some(v) = self.$key.as_ref() && let Some(n) = super::raw::Number::number(v) {
+                    numbers.push((stringify!($key), n, super::raw::Number::shown(v)));
                 } )*
                 numbers
             }
@@ -70,10 +71,19 @@ macro_rules! raw_config {
 }
 pub(super) use raw_config;
 
-/// A key's value as a number, for the range check: `None` for text, lists and switches. Every
-/// integer a key holds is exact as an `f64` (each range ends below 2^53).
+/// A key's value as a number, for the range check: `None` for text, lists and switches. An
+/// integer beyond 2^53 may round as an `f64`, but never into a range (each ends below 2^33).
 pub(super) trait Number {
     fn number(&self) -> Option<f64>;
+
+    /// The value as a person wrote it: 20000 as written, 1e-300 rather than its 300 zeros.
+    fn shown(&self) -> String {
+        match self.number() {
+            Some(v) if v.fract() == 0.0 && v.abs() < 1e16 => format!("{v}"),
+            Some(v) => format!("{v:?}"),
+            None => String::new(),
+        }
+    }
 }
 
 impl Number for f64 {
@@ -91,6 +101,10 @@ impl Number for u32 {
 impl Number for u64 {
     fn number(&self) -> Option<f64> {
         Some(*self as f64)
+    }
+
+    fn shown(&self) -> String {
+        self.to_string()
     }
 }
 

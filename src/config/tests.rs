@@ -186,3 +186,27 @@ fn the_db_alone_is_read_for_the_commands_that_only_read() {
         PathBuf::from(DEFAULT_DB)
     );
 }
+
+/// A value from the environment names its variable, and a whole number is shown as written,
+/// however large (not as the float it was range-checked as).
+#[test]
+fn the_environment_names_its_variable_and_numbers_are_shown_as_written() {
+    let env = |name: &str| (name == "OAC_MIRROR_MAX_REQUESTS").then(|| "5000000001".to_owned());
+    let e = load(RawConfig::default(), None, &env)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "environment variable OAC_MIRROR_MAX_REQUESTS: `max_requests` = \"5000000001\": \
+         must be from 1 to 5000000000"
+    );
+    let flags = RawConfig {
+        max_response_bytes: Some(u64::MAX),
+        ..Default::default()
+    };
+    let e = load(flags, None, &no_env).unwrap_err().to_string();
+    assert!(
+        e.contains("= \"18446744073709551615\": must be from 1024"),
+        "{e}"
+    );
+}

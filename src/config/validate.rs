@@ -123,8 +123,8 @@ impl Check<'_> {
 
     /// Every number `raw` sets within its key's range (see [`RANGES`]); a default always is.
     fn ranges(&self, raw: &RawConfig) -> Result<()> {
-        for (key, v) in raw.numbers() {
-            if let Some((shown, problem)) = out_of_range(key, v) {
+        for (key, v, shown) in raw.numbers() {
+            if let Some(problem) = out_of_range(key, v) {
                 return Err(self.bad(key, &shown, &problem));
             }
         }
@@ -187,19 +187,10 @@ fn not_a_date(text: &str) -> String {
     }
 }
 
-/// For a number outside the range of `key` (see [`RANGES`]): the value as shown in the message
-/// (20000 as written, 1e-300 rather than its 300 zeros) and what is wrong with it.
-fn out_of_range(key: &str, v: f64) -> Option<(String, String)> {
+/// What is wrong with `v` if it lies outside the range of `key` (see [`RANGES`]).
+fn out_of_range(key: &str, v: f64) -> Option<String> {
     let (lo, hi) = range(key)?;
-    if (lo..=hi).contains(&v) {
-        return None;
-    }
-    let shown = if v.fract() == 0.0 && v.abs() < 1e16 {
-        format!("{v}")
-    } else {
-        format!("{v:?}")
-    };
-    Some((shown, format!("must be from {lo} to {hi}")))
+    (!(lo..=hi).contains(&v)).then(|| format!("must be from {lo} to {hi}"))
 }
 
 #[cfg(test)]
