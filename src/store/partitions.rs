@@ -9,58 +9,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{Store, now};
 use crate::error::{Error, Result};
 use crate::plan::{Stamp, Window};
-
-/// Where a partition is in its life, stored in `partitions.state` as the text of
-/// [`PartitionState::as_str`], the one mapping to and from the column. SQL names a state only
-/// through it: bound as a parameter, or built in with [`state_in`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PartitionState {
-    /// Not counted yet (or sent back to be counted again).
-    New,
-    /// Counted above the paging cap and replaced by its children; a split without a count is
-    /// a join that window growth put over earlier parts.
-    Split,
-    /// A leaf being paged, from `next_offset`, in its sweep.
-    Pending,
-    /// A leaf whose stored ids equal its upstream count.
-    Done,
-    /// A leaf that used its attempts in this run; the next run retries it.
-    Failed,
-}
-
-impl PartitionState {
-    /// Every state, in the order of their life.
-    pub const ALL: [PartitionState; 5] = [
-        PartitionState::New,
-        PartitionState::Split,
-        PartitionState::Pending,
-        PartitionState::Done,
-        PartitionState::Failed,
-    ];
-
-    /// The partitions a harvest still has to do something about: not split and not done.
-    pub const NOT_DONE: [PartitionState; 3] = [
-        PartitionState::New,
-        PartitionState::Pending,
-        PartitionState::Failed,
-    ];
-
-    /// The stored text of the state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartitionState::New => "new",
-            PartitionState::Split => "split",
-            PartitionState::Pending => "pending",
-            PartitionState::Done => "done",
-            PartitionState::Failed => "failed",
-        }
-    }
-
-    /// The state a stored text names; `None` for a text no state has.
-    pub fn parse(text: &str) -> Option<PartitionState> {
-        PartitionState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
+use crate::tree::Transition;
+pub use crate::tree::{Partition, PartitionState};
 
 impl rusqlite::ToSql for PartitionState {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -80,28 +30,6 @@ pub(crate) fn state_in(states: &[PartitionState]) -> String {
 /// conditions on `p` (the partition) and `r` may follow with `AND`.
 pub(crate) const CURRENT_REJECTS: &str =
     "rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep";
-
-/// One row of the `partitions` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Partition {
-    pub id: i64,
-    pub parent: Option<i64>,
-    pub window: Window,
-    pub count: Option<u64>,
-    pub next_offset: u64,
-    pub state: PartitionState,
-    pub sweep: Option<i64>,
-    pub attempts: u32,
-}
-
-/// What finishing a leaf found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LeafCheck {
-    /// The distinct ids stored (plus quarantined records) equal the upstream count.
-    Verified,
-    /// They do not: the leaf holds `local` of `expected`.
-    Mismatch { local: u64, expected: u64 },
-}
 
 /// Counters of one run, written to the `runs` table at its end.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -446,18 +374,13 @@ impl Store {
         self.partition(id)
     }
 
-    /// Compares what the leaf's sweep stored with its upstream count. When they agree the leaf is
-    /// done, and records stored earlier in its window that this sweep did not see are marked
-    /// deleted (they vanished upstream or moved out of the window).
-    pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<LeafCheck> {
-        let sweep = leaf.sweep.expect("a leaf has a sweep");
-        let expected = leaf.count.expect("a leaf has a count");
+    /// What the leaf's sweep holds: the records it stored plus the ones it quarantined, to be
+    /// compared with its upstream count (see [`crate::tree::Observation::Stored`]).
+    pub fn swept(&self, leaf: &Partition) -> Result<u64> {
+        let sweep = leaf.sweep.ok_or_else(|| not_a_leaf(leaf))?;
         let (range, args) = range_clause(&leaf.window);
-        let tx = self
+        let stored: u64 = self
             .conn
-            .savepoint()
-            .map_err(Error::sqlite("begin leaf check"))?;
-        let stored: u64 = tx
             .query_row(
                 &format!(
                     "SELECT count(*) FROM {} WHERE {range} AND sweep = ?",
@@ -467,7 +390,8 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(Error::sqlite("count leaf records"))?;
-        let rejected: u64 = tx
+        let rejected: u64 = self
+            .conn
             .query_row(
                 &format!(
                     "SELECT count(*) FROM {CURRENT_REJECTS} AND p.partition_id = ?1 AND p.sweep = ?2"
@@ -476,10 +400,18 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(Error::sqlite("count leaf rejects"))?;
-        let local = stored + rejected;
-        if local != expected {
-            return Ok(LeafCheck::Mismatch { local, expected });
-        }
+        Ok(stored + rejected)
+    }
+
+    /// Marks a verified leaf done, and the records stored earlier in its window that its sweep
+    /// did not see deleted (they vanished upstream or moved out of the window).
+    pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<()> {
+        let sweep = leaf.sweep.ok_or_else(|| not_a_leaf(leaf))?;
+        let (range, args) = range_clause(&leaf.window);
+        let tx = self
+            .conn
+            .savepoint()
+            .map_err(Error::sqlite("begin leaf check"))?;
         let at = now();
         let vanished = tx.execute(
             &format!("UPDATE {} SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL", self.dataset.table),
@@ -500,8 +432,46 @@ impl Store {
             params![leaf.id, at, PartitionState::Done],
         )
         .map_err(Error::sqlite("mark leaf done"))?;
-        tx.commit().map_err(Error::sqlite("commit leaf check"))?;
-        Ok(LeafCheck::Verified)
+        tx.commit().map_err(Error::sqlite("commit leaf check"))
+    }
+
+    /// Applies what the tree decided for `p` (see [`crate::tree::step`]), in one transaction,
+    /// and returns the partitions it made or changed: the parts of a split, else `p` as it now
+    /// is. A transition that is not the store's to apply (a retry; a page, which is stored
+    /// with its records) changes nothing and returns nothing.
+    pub fn apply(&mut self, p: &Partition, t: &Transition) -> Result<Vec<Partition>> {
+        match t {
+            Transition::Children { count, parts } => {
+                let parts: Vec<(Window, String)> = parts
+                    .iter()
+                    .map(|w| (w.clone(), crate::api::query::criteria(w)))
+                    .collect();
+                self.split(p.id, *count, &parts)
+            }
+            Transition::Page { count, reason } => {
+                Ok(vec![self.start_leaf(p.id, *count, reason.as_deref())?])
+            }
+            Transition::Recount { reason } => {
+                self.recount(p.id, reason)?;
+                Ok(vec![self.partition(p.id)?])
+            }
+            Transition::Done => {
+                self.finish_leaf(p)?;
+                Ok(vec![self.partition(p.id)?])
+            }
+            Transition::Fail(failure) => {
+                self.fail(p.id, &Error::from(failure.clone()).report())?;
+                Ok(vec![self.partition(p.id)?])
+            }
+            Transition::Stay
+            | Transition::Split { .. }
+            | Transition::CountAgain { .. }
+            | Transition::Store { .. }
+            | Transition::Retry { .. }
+            | Transition::LowerCap { .. }
+            | Transition::Check
+            | Transition::Refuse => Ok(vec![]),
+        }
     }
 
     /// Gives up on a partition for this run, keeping its progress and the reason.
@@ -724,6 +694,14 @@ fn join(
     Ok(top)
 }
 
+/// The error for a row that should be a leaf and is not: only a damaged database holds one.
+fn not_a_leaf(p: &Partition) -> Error {
+    Error::UnknownState {
+        partition: p.id,
+        state: format!("{} without a sweep", p.state.as_str()),
+    }
+}
+
 /// `create_date_time` between the window's bounds and, below one second, `id` within its
 /// prefix; with the text arguments in order.
 fn range_clause(w: &Window) -> (String, Vec<String>) {
@@ -801,7 +779,8 @@ mod tests {
         // An empty leaf agrees with a count of 0 at once.
         let a = store.start_leaf(a.id, 0, None).unwrap();
         assert_eq!(a.state, PartitionState::Pending);
-        assert_eq!(store.finish_leaf(&a).unwrap(), LeafCheck::Verified);
+        assert_eq!(store.swept(&a).unwrap(), 0);
+        store.finish_leaf(&a).unwrap();
         // A quarantined record of the leaf's sweep counts; one of an older sweep does not.
         let b = store.start_leaf(b.id, 2, None).unwrap();
         for sweep in [b.sweep.unwrap(), b.sweep.unwrap() - 100] {
@@ -814,13 +793,7 @@ mod tests {
                 )
                 .unwrap();
         }
-        assert_eq!(
-            store.finish_leaf(&b).unwrap(),
-            LeafCheck::Mismatch {
-                local: 1,
-                expected: 2
-            }
-        );
+        assert_eq!(store.swept(&b).unwrap(), 1);
         assert_eq!(store.local_count(&b.window).unwrap(), 1);
         store.fail(b.id, "gave up").unwrap();
         assert_eq!(
