@@ -1,6 +1,6 @@
 //! The `oac-mirror` commands: their arguments as clap reads them ([`args`]) and one entry point
 //! each, which the binary calls after setting up logging. An entry point returns what happened
-//! as an [`Outcome`] (or an [`Error`](crate::Error)); the binary only turns that into words on
+//! as an [`Outcome`] (or an [`Error`]); the binary only turns that into words on
 //! stderr and an exit status.
 //!
 //! - [`args`]: [`Cli`], the subcommands and their flags;
