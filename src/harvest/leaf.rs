@@ -42,6 +42,21 @@ enum Ask {
 /// A page fetched: the page, with its ids when every record has one.
 type Fetched = (Page, Option<Vec<String>>);
 
+/// What observing a leaf brought.
+enum Seen {
+    /// An observation for the tree, with the page that came (if one did) and the error of a
+    /// refused request (if it was).
+    Observed(Observation, Option<Fetched>, Option<Error>),
+    /// A transition decided without asking upstream.
+    Decided(Transition),
+}
+
+/// Whether the leaf goes on, and with what, or stops with what to queue.
+enum Flow {
+    Go(Partition, Ask),
+    Stop(Vec<Work>),
+}
+
 impl Harvest {
     /// Pages a leaf from its checkpoint and verifies it, fetching it again while the ids it
     /// stored disagree with its count, up to `leaf_attempts` times. Returns the partition to
@@ -72,7 +87,7 @@ impl Harvest {
         result
     }
 
-    /// [`Harvest::page_leaf`]'s loop: observe, step, apply.
+    /// [`Harvest::page_leaf`]'s loop: observe, step, follow.
     async fn drive_leaf(
         &self,
         mut p: Partition,
@@ -84,100 +99,136 @@ impl Harvest {
         loop {
             let leaf = self.leaf(&p, sweep)?;
             let limits = self.limits();
-            let (observation, fetched, refused) = match std::mem::replace(&mut ask, Ask::Page) {
-                Ask::Page => match tree::next(&leaf, sweep.rows, &limits) {
-                    Next::Page { start, ask } => {
-                        let (fetched, ask) = match first.take() {
-                            Some((page, asked)) => (Ok(page), asked),
-                            None => {
-                                let fetched =
-                                    self.fetch.records(&p.window, &criteria, start, ask).await;
-                                (fetched, ask)
-                            }
-                        };
-                        self.observe_page(start, ask, fetched, sweep).await?
-                    }
-                    Next::Swept => {
-                        self.settle(sweep).await?;
-                        (
-                            Observation::Swept {
-                                outside: sweep.outside,
-                            },
-                            None,
-                            None,
-                        )
-                    }
-                    Next::Recount { reason } => {
-                        self.settle(sweep).await?;
-                        return self.requeue(&p, Transition::Recount { reason }).await;
-                    }
-                },
-                Ask::Recount(problem) => {
-                    let count = self.count(&p.window).await?;
-                    (Observation::Recounted { count, problem }, None, None)
+            let seen = self
+                .observe(&p, &leaf, ask, &mut first, sweep, &criteria)
+                .await?;
+            let (t, fetched, refused) = match seen {
+                Seen::Observed(observation, fetched, refused) => {
+                    let t = step(&Node::Leaf(leaf), &p.window, &observation, &limits);
+                    (t, fetched, refused)
                 }
-                Ask::Stored => {
-                    let local = {
-                        let p = p.clone();
-                        self.writer.call(move |s| s.swept(&p)).await?
-                    };
-                    (Observation::Stored { local }, None, None)
-                }
+                Seen::Decided(t) => (t, None, None),
             };
-            let t = step(&Node::Leaf(leaf), &p.window, &observation, &limits);
-            match t {
-                Transition::Store { rows, .. } => {
-                    if let Some(served) = rows {
-                        sweep.rows = self.lower_rows(served).min(sweep.rows);
-                        warn!(partition = %p.window, rows = sweep.rows, "upstream served fewer records than asked; asking for {} a page", sweep.rows);
-                    }
-                    let (page, ids) = fetched.expect("a page is stored only after it came");
-                    sweep.last_ids = ids;
-                    p = self.store_page(p, page, sweep).await?;
-                }
-                Transition::Retry { rows, run_rows } => {
-                    sweep.rows = match run_rows {
-                        Some(run_rows) => {
-                            let rows = self.lower_rows(run_rows);
-                            warn!(partition = %p.window, rows, "upstream refused the page size; asking for fewer rows");
-                            rows
-                        }
+            match self.follow(p, t, fetched, refused, sweep).await? {
+                Flow::Go(next, next_ask) => (p, ask) = (next, next_ask),
+                Flow::Stop(work) => return Ok(work),
+            }
+        }
+    }
+
+    /// What the leaf needs next (`ask`), fetched: a page (from the first one when the count
+    /// brought it), a count, or what the sweep stored; or, when the leaf no longer fits one
+    /// query, the transition that says so.
+    async fn observe(
+        &self,
+        p: &Partition,
+        leaf: &Leaf,
+        ask: Ask,
+        first: &mut Option<First>,
+        sweep: &mut Sweep,
+        criteria: &str,
+    ) -> Result<Seen> {
+        let seen = |o| Seen::Observed(o, None, None);
+        Ok(match ask {
+            Ask::Page => match tree::next(leaf, sweep.rows, &self.limits()) {
+                Next::Page { start, ask } => {
+                    let (fetched, ask) = match first.take() {
+                        Some((page, asked)) => (Ok(page), asked),
                         None => {
-                            warn!(partition = %p.window, rows, "response too large; asking for fewer rows");
-                            rows
+                            let fetched = self.fetch.records(&p.window, criteria, start, ask).await;
+                            (fetched, ask)
                         }
                     };
+                    self.observe_page(start, ask, fetched, sweep).await?
                 }
-                Transition::LowerCap { cap } => {
-                    self.cap.fetch_min(cap, Ordering::Relaxed);
-                    warn!(partition = %p.window, start = cap, "upstream refused to page this far; lowering paging_cap to {cap} and splitting");
+                Next::Swept => {
+                    self.settle(sweep).await?;
+                    seen(Observation::Swept {
+                        outside: sweep.outside,
+                    })
                 }
-                Transition::CountAgain { problem } => {
-                    sweep.recounted = true;
-                    ask = Ask::Recount(problem);
+                Next::Recount { reason } => {
+                    self.settle(sweep).await?;
+                    Seen::Decided(Transition::Recount { reason })
                 }
-                Transition::Check => ask = Ask::Stored,
-                Transition::Page { ref reason, .. } => {
-                    warn!(partition = %p.window, reason = reason.as_deref().unwrap_or(""), "fetching the partition again");
-                    p = self.apply(&p, t).await?.pop().ok_or_else(|| damaged(&p))?;
-                    (sweep.outside, sweep.last_ids) = (0, None);
+            },
+            Ask::Recount(problem) => {
+                let count = self.count(&p.window).await?;
+                seen(Observation::Recounted { count, problem })
+            }
+            Ask::Stored => {
+                let p = p.clone();
+                let local = self.writer.call(move |s| s.swept(&p)).await?;
+                seen(Observation::Stored { local })
+            }
+        })
+    }
+
+    /// Carries out what the tree decided for the leaf `p`: stores the page `fetched`, changes
+    /// the page size or the cap, asks for a count, restarts the sweep, or stops (done, counted
+    /// again, failed, or with the `refused` request's own error).
+    async fn follow(
+        &self,
+        p: Partition,
+        t: Transition,
+        fetched: Option<Fetched>,
+        refused: Option<Error>,
+        sweep: &mut Sweep,
+    ) -> Result<Flow> {
+        let go = |p, ask| Ok(Flow::Go(p, ask));
+        match t {
+            Transition::Store { rows, .. } => {
+                if let Some(served) = rows {
+                    sweep.rows = self.lower_rows(served).min(sweep.rows);
+                    warn!(partition = %p.window, rows = sweep.rows, "upstream served fewer records than asked; asking for {} a page", sweep.rows);
                 }
-                Transition::Recount { ref reason } => {
-                    warn!(partition = %p.window, %reason, "fetching the partition again");
-                    return self.requeue(&p, t).await;
-                }
-                Transition::Done => {
-                    debug!(partition = %p.window, count = p.count, "leaf verified");
-                    self.apply(&p, t).await?;
-                    return Ok(vec![]);
-                }
-                Transition::Refuse => {
-                    return Err(refused.expect("only a refused request is refused"));
-                }
-                Transition::Fail(failure) => return Err(failure.into()),
-                Transition::Stay | Transition::Split { .. } | Transition::Children { .. } => {
-                    unreachable!("a leaf became {t:?}")
-                }
+                let (page, ids) = fetched.expect("a page is stored only after it came");
+                sweep.last_ids = ids;
+                go(self.store_page(p, page, sweep).await?, Ask::Page)
+            }
+            Transition::Retry { rows, run_rows } => {
+                sweep.rows = match run_rows {
+                    Some(run_rows) => {
+                        let rows = self.lower_rows(run_rows);
+                        warn!(partition = %p.window, rows, "upstream refused the page size; asking for fewer rows");
+                        rows
+                    }
+                    None => {
+                        warn!(partition = %p.window, rows, "response too large; asking for fewer rows");
+                        rows
+                    }
+                };
+                go(p, Ask::Page)
+            }
+            Transition::LowerCap { cap } => {
+                self.cap.fetch_min(cap, Ordering::Relaxed);
+                warn!(partition = %p.window, start = cap, "upstream refused to page this far; lowering paging_cap to {cap} and splitting");
+                go(p, Ask::Page)
+            }
+            Transition::CountAgain { problem } => {
+                sweep.recounted = true;
+                go(p, Ask::Recount(problem))
+            }
+            Transition::Check => go(p, Ask::Stored),
+            Transition::Page { ref reason, .. } => {
+                warn!(partition = %p.window, reason = reason.as_deref().unwrap_or(""), "fetching the partition again");
+                let restarted = self.apply(&p, t).await?.pop().ok_or_else(|| damaged(&p))?;
+                (sweep.outside, sweep.last_ids) = (0, None);
+                go(restarted, Ask::Page)
+            }
+            Transition::Recount { ref reason } => {
+                warn!(partition = %p.window, %reason, "fetching the partition again");
+                Ok(Flow::Stop(self.requeue(&p, t).await?))
+            }
+            Transition::Done => {
+                debug!(partition = %p.window, count = p.count, "leaf verified");
+                self.apply(&p, t).await?;
+                Ok(Flow::Stop(vec![]))
+            }
+            Transition::Refuse => Err(refused.expect("only a refused request is refused")),
+            Transition::Fail(failure) => Err(failure.into()),
+            Transition::Stay | Transition::Split { .. } | Transition::Children { .. } => {
+                unreachable!("a leaf became {t:?}")
             }
         }
     }
@@ -201,7 +252,7 @@ impl Harvest {
         ask: u64,
         fetched: Result<Page>,
         sweep: &mut Sweep,
-    ) -> Result<(Observation, Option<Fetched>, Option<Error>)> {
+    ) -> Result<Seen> {
         let page = match fetched {
             Ok(page) => page,
             Err(e) => {
@@ -213,7 +264,7 @@ impl Harvest {
                     ask,
                     refusal,
                 };
-                return Ok((refused, None, Some(e)));
+                return Ok(Seen::Observed(refused, None, Some(e)));
             }
         };
         // Whatever is decided next, the page before this one is stored first.
@@ -229,7 +280,7 @@ impl Harvest {
             num_found: page.num_found,
             repeated,
         };
-        Ok((observation, Some((page, ids)), None))
+        Ok(Seen::Observed(observation, Some((page, ids)), None))
     }
 
     /// Queues a page's records to be checked and stored with the leaf's next offset, and
