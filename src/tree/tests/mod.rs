@@ -295,3 +295,19 @@ fn a_row_becomes_the_node_its_state_says_or_none_when_it_contradicts_it() {
         Some(Node::Failed)
     );
 }
+
+#[test]
+fn the_last_part_is_inferred_only_when_it_must_split_again() {
+    // 25,000 in the split, 3,000 in the first half: the second holds 22,000, over the cap.
+    assert_eq!(inferred_last(25_000, &[3_000], &LIMITS), Some(22_000));
+    // A second half that may be a leaf is counted: nothing else checks a leaf's count.
+    assert_eq!(inferred_last(25_000, &[16_000], &LIMITS), None);
+    assert_eq!(inferred_last(20_000, &[10_000], &LIMITS), None);
+    // Parts that already hold more than the split: counting shows what upstream says.
+    assert_eq!(inferred_last(25_000, &[26_000], &LIMITS), None);
+    let lowered = Limits {
+        cap: 1_000,
+        ..LIMITS
+    };
+    assert_eq!(inferred_last(25_000, &[16_000], &lowered), Some(9_000));
+}
