@@ -98,86 +98,68 @@ type Expect = fn(&Transition) -> bool;
 /// order of [`observations`]).
 fn expected() -> [[Expect; 8]; 6] {
     use Transition as T;
-    [
-        // New: counted → paged; parts → children; refused first page → count alone.
-        [
-            |t| {
-                *t == T::Page {
+    let stay: Expect = |t| *t == T::Stay;
+    let children: Expect =
+        |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2);
+    // New (and Failed, retried like it): counted → paged; parts → children; a refused first
+    // page → the count alone.
+    let new: [Expect; 8] = [
+        |t| {
+            matches!(
+                t,
+                T::Page {
                     count: 500,
-                    reason: None,
+                    reason: None
                 }
-            },
-            |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2),
-            |t| *t == T::Stay,
-            |t| {
-                *t == T::Retry {
+            )
+        },
+        children,
+        stay,
+        |t| {
+            matches!(
+                t,
+                T::Retry {
                     rows: 1,
-                    run_rows: None,
+                    run_rows: None
                 }
-            },
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-        ],
-        // Split: only its parts' counts mean anything; a comparison walks into it.
-        [
-            |t| *t == T::Stay,
-            |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2),
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-        ],
-        // Join: nothing of its own.
-        [|t| *t == T::Stay; 8],
-        // Leaf of 500 at offset 0.
-        [
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| {
-                *t == T::Store {
+            )
+        },
+        stay,
+        stay,
+        stay,
+        stay,
+    ];
+    // Split: only its parts' counts mean anything; a comparison walks into it.
+    let split = [stay, children, stay, stay, stay, stay, stay, stay];
+    // A leaf of 500 at offset 0.
+    let leaf: [Expect; 8] = [
+        stay,
+        stay,
+        |t| {
+            matches!(
+                t,
+                T::Store {
                     next_offset: 500,
-                    rows: None,
+                    rows: None
                 }
-            },
-            |t| {
-                *t == T::Retry {
+            )
+        },
+        |t| {
+            matches!(
+                t,
+                T::Retry {
                     rows: 500,
-                    run_rows: None,
+                    run_rows: None
                 }
-            },
-            |t| matches!(t, T::Page { count: 600, reason: Some(r) } if r.contains("counted again: 600")),
-            |t| *t == T::Check,
-            |t| *t == T::Done,
-            |t| *t == T::Stay,
-        ],
-        // Done: only a comparison moves it (see the tests of moved nodes).
-        [|t| *t == T::Stay; 8],
-        // Failed: retried like a new node.
-        [
-            |t| {
-                *t == T::Page {
-                    count: 500,
-                    reason: None,
-                }
-            },
-            |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2),
-            |t| *t == T::Stay,
-            |t| {
-                *t == T::Retry {
-                    rows: 1,
-                    run_rows: None,
-                }
-            },
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-        ],
-    ]
+            )
+        },
+        |t| matches!(t, T::Page { count: 600, reason: Some(r) } if r.contains("counted again: 600")),
+        |t| *t == T::Check,
+        |t| *t == T::Done,
+        stay,
+    ];
+    // Join: nothing of its own. Done: only a comparison moves it (see the moved nodes' test).
+    [new, split, [stay; 8], leaf, [stay; 8], new]
 }
 
 #[test]
