@@ -3,6 +3,7 @@
 
 mod support;
 
+mod descent;
 mod family;
 mod handoff;
 mod harvest;
