@@ -11,3 +11,4 @@ mod inputs;
 mod refresh;
 mod robust;
 mod speed;
+mod waiting;

@@ -224,12 +224,13 @@ impl Fetcher {
     }
 
     /// Waits for the rate limiter, then for the extra gap that 429s have added.
+    /// (The gap is the one when the wait began.)
     async fn until_allowed(&self) {
+        let gap = *self.slowdown.lock().expect("not poisoned");
         while let Err(not_until) = self.limiter.check() {
             let now = self.limiter.clock().now();
             tokio::time::sleep(not_until.wait_time_from(now)).await;
         }
-        let gap = *self.slowdown.lock().expect("not poisoned");
         if !gap.is_zero() {
             tokio::time::sleep(gap).await;
         }
