@@ -427,35 +427,7 @@ async fn a_retry_after_of_years_ends_the_run_at_once() {
     );
 }
 
-/// Row 6: a Retry-After within ten minutes is honoured.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_short_retry_after_is_honoured() {
-    let first = Arc::new(AtomicU64::new(0));
-    let all = docs(5);
-    let busy_once = Hostile::start({
-        let first = first.clone();
-        move |a| {
-            if a.is_records() && first.fetch_add(1, Ordering::Relaxed) == 0 {
-                return Some(Answer::Status {
-                    code: 429,
-                    headers: vec![("retry-after", "1".into())],
-                    body: String::new(),
-                });
-            }
-            honest(all.clone(), a)
-        }
-    })
-    .await;
-    let (_dir, db) = temp_db();
-    let (out, took) = run(
-        harvest_cmd(&busy_once.base_url(), &db),
-        Duration::from_secs(20),
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(took >= Duration::from_secs(1), "took {took:?}");
-    assert_eq!(citations(&db), 5);
-}
+// Row 6: a Retry-After within ten minutes is honoured: `waiting.rs`, on the paused clock.
 
 /// Row 7: records outside the window are quarantined, never stored, and never prove a leaf:
 /// nothing in the window is marked deleted because of them.
