@@ -25,12 +25,13 @@ fn small_pages(c: &mut RawConfig) {
 }
 
 /// Harvests 1,500 records through a replica that meets `kind` on 30% of requests; the copy must
-/// be exact, the fault must have happened, and each one must have been waited out.
+/// be exact and the fault must have happened.
 ///
-/// On tokio's paused clock with the default clocks (half a second of back-off doubling, five
-/// seconds after a 429, two minutes' timeout), one request at a time: every wait adds to the
-/// virtual time the harvest took. Only its lower bound is exact, since the clock may also run
-/// ahead while the store's writer thread works.
+/// On tokio's paused clock, with the default clocks (half a second of back-off, doubling; five
+/// seconds after a 429; a two-minute timeout), the waits cost no real time. They are not
+/// measured here: while the store's writer thread works the runtime looks idle and the clock
+/// jumps to its next timer, so a harvest's virtual time says little. `waiting.rs` measures
+/// each wait, on a fetcher alone, exactly.
 async fn survives(kind: Fault, label: &str) {
     let docs = synthetic(1_500, 11);
     let misbehaviour = Misbehaviour {
@@ -48,7 +49,6 @@ async fn survives(kind: Fault, label: &str) {
     )
     .await;
     let (_dir, db) = temp_db();
-    let started = tokio::time::Instant::now();
     let outcome = harvest(&config(
         &replica,
         &db,
@@ -58,7 +58,6 @@ async fn survives(kind: Fault, label: &str) {
     ))
     .await
     .unwrap();
-    let took = started.elapsed();
     assert!(outcome.complete, "{label}: {}", outcome.message);
     assert_eq!(view_rows(&db), expected_rows(&docs), "{label}");
     let injected = replica.injected().get(label).copied().unwrap_or(0);
@@ -67,17 +66,6 @@ async fn survives(kind: Fault, label: &str) {
         outcome.stats.retries >= injected,
         "{label}: {} retries for {injected} faults",
         outcome.stats.retries
-    );
-    // The least each fault costs: the timeout, then the shortest back-off (half of half a
-    // second); after a 429, five seconds and an eighth.
-    let least = match kind {
-        Fault::Status(429) => Duration::from_millis(5_625),
-        Fault::Slow(_) => Duration::from_millis(120_250),
-        Fault::Status(_) | Fault::Cut | Fault::Malformed => Duration::from_millis(250),
-    };
-    assert!(
-        took >= least * injected as u32,
-        "{label}: {took:?} for {injected} faults"
     );
 }
 
