@@ -235,20 +235,24 @@ pub fn bin_against(replica: &Replica, db: &Path, sub: &str) -> Command {
 }
 
 /// Waits until a harvest running in another process has stored `at_least` records in `db`
-/// (a minute at most).
+/// (a minute and a half at most).
 pub async fn wait_for_records(db: &Path, at_least: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_for_rows(db, "citations", at_least).await;
+}
+
+/// Waits until `table` of `db` holds `at_least` rows, as another process commits them (a
+/// minute and a half at most).
+pub async fn wait_for_rows(db: &Path, table: &str, at_least: i64) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while committed_rows(db, table) < at_least {
         assert!(Instant::now() < deadline, "the harvest made no progress");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let n =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .and_then(|c| {
-                    c.query_row("SELECT count(*) FROM citations", [], |r| r.get::<_, i64>(0))
-                })
-                .unwrap_or(0);
-        if n >= at_least {
-            return;
-        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The rows of `table` committed to `db` so far (0 before the file or its schema exists).
+pub fn committed_rows(db: &Path, table: &str) -> i64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)))
+        .unwrap_or(0)
 }
