@@ -223,8 +223,8 @@ impl Fetcher {
         }
     }
 
-    /// Waits for the rate limiter, then for the extra gap that 429s have added.
-    /// (The gap is the one when the wait began.)
+    /// Waits for the rate limiter, then for the extra gap that 429s have added (as it was
+    /// when the wait began).
     async fn until_allowed(&self) {
         let gap = *self.slowdown.lock().expect("not poisoned");
         while let Err(not_until) = self.limiter.check() {
@@ -242,9 +242,11 @@ impl Fetcher {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
         self.rate_limit_streak.fetch_add(1, Ordering::Relaxed);
         let until = Instant::now() + delay;
-        let mut paused = self.paused_until.lock().expect("not poisoned");
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
+        {
+            let mut paused = self.paused_until.lock().expect("not poisoned");
+            if paused.is_none_or(|p| p < until) {
+                *paused = Some(until);
+            }
         }
         let mut gap = self.slowdown.lock().expect("not poisoned");
         *gap = wider(*gap, &self.policy);
