@@ -9,6 +9,8 @@
 //!   citations), each a description the harvest and the store run (pure, no I/O).
 //! - [`plan`]: date windows over `createDateTime` and how they split (pure, no I/O).
 //! - [`api`]: the HTTP client, the query syntax and the record contract (no retries, no SQL).
+//! - [`tree`]: the partition tree's lifecycle: node kinds, what is observed about a node, and
+//!   the one pure step from those to what happens next (no I/O).
 //! - [`harvest`]: the scheduler: counting, splitting, paging, proving; [`harvest::fetch`] holds
 //!   the one rate limiter and the retry policy every request goes through.
 //! - [`store`]: SQLite: migrations, the checkpoint (partitions), upserts, quarantine, status;
@@ -34,5 +36,6 @@ pub mod reference;
 pub mod replica;
 pub mod store;
 pub mod terminal;
+pub mod tree;
 
 pub use error::{Error, Result};

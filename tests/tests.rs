@@ -7,6 +7,7 @@
 
 mod support;
 
+mod descent;
 mod family;
 mod handoff;
 mod harvest;

@@ -2,27 +2,32 @@
 //! NDJSON or Parquet, to a file, to a directory of Parquet files partitioned by year, or to
 //! standard output.
 //!
-//! This module owns choosing the rows (a `--table` checked against the schema, or a `--query`
-//! checked to be one statement that only reads), the column types, the row loop and where the
-//! bytes go; each format's encoding lives in its own file. Rows are read one at a time from
-//! SQLite and written as they come, so memory stays bounded whatever the size of the export
-//! (Parquet holds one record batch and one row group at most).
+//! This module owns the request, the column types and the row loop. Choosing the rows (a
+//! `--table` checked against the schema, or a `--query` checked to be one statement that only
+//! reads) is `select`'s; where the bytes go is `destination`'s; each format's encoding lives in
+//! its own file. Rows are read one at a time from SQLite and written as they come, so memory
+//! stays bounded whatever the size of the export (Parquet holds one record batch and one row
+//! group at most).
 //!
 //! A file or directory is written under a temporary name beside `--out` and renamed into place
 //! when complete: a failed export leaves nothing behind and never half-replaces an earlier one.
 //! On standard output a reader that goes away (`| head`) ends the export quietly.
 
 mod csv;
+mod destination;
 mod ndjson;
 mod parquet;
+mod select;
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use rusqlite::Connection;
 use rusqlite::types::ValueRef;
+
+use destination::Destination;
+pub(crate) use destination::{refusal, special_kind};
+use select::{check_request, select_sql};
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -134,9 +139,6 @@ pub struct ExportReport {
 /// The column Parquet partitions by.
 const PARTITION_COLUMN: &str = "create_date_time";
 
-/// The file name written to standard output's label in messages.
-const STDOUT_LABEL: &str = "<stdout>";
-
 /// A column of the result: its name and the type its declaration implies, if any.
 #[derive(Clone, Debug)]
 pub(crate) struct Column {
@@ -221,139 +223,6 @@ pub fn export(db: &Path, request: &ExportRequest) -> Result<ExportReport> {
     }
 }
 
-/// Options that do not fit together, before anything is opened.
-fn check_request(request: &ExportRequest) -> Result<()> {
-    let Some(PartitionBy::Year) = request.partition_by else {
-        return Ok(());
-    };
-    if request.format != Format::Parquet {
-        return Err(Error::Usage {
-            flag: "--partition-by".into(),
-            value: "year".into(),
-            problem: format!("needs --format parquet, not {}", request.format),
-        });
-    }
-    if request.out == Output::Stdout {
-        return Err(Error::Usage {
-            flag: "--partition-by".into(),
-            value: "year".into(),
-            problem: "writes a directory; --out - (standard output) cannot hold one".into(),
-        });
-    }
-    Ok(())
-}
-
-/// The statement to run: the table or view by its name in the schema, or the query once it is
-/// known to prepare and to only read; ordered by `create_date_time` when partitioning.
-fn select_sql(conn: &Connection, db: &Path, request: &ExportRequest) -> Result<String> {
-    let inner = match &request.source {
-        Source::Table(name) => format!(
-            "SELECT * FROM {}",
-            quote_identifier(&table(conn, db, name)?)
-        ),
-        Source::Query(query) => {
-            let stmt = conn.prepare(query).map_err(|source| Error::BadQuery {
-                query: query.clone(),
-                source,
-            })?;
-            if !stmt.readonly() {
-                return Err(Error::QueryWrites {
-                    query: query.clone(),
-                });
-            }
-            if stmt.column_count() == 0 {
-                return Err(Error::Usage {
-                    flag: "--query".into(),
-                    value: query.clone(),
-                    problem: "returns no columns; export runs a query that returns rows".into(),
-                });
-            }
-            statement_text(query).to_owned()
-        }
-    };
-    if request.partition_by.is_none() {
-        return Ok(inner);
-    }
-    let has_column = conn
-        .prepare(&inner)
-        .map(|s| s.column_names().any(|c| c == PARTITION_COLUMN))
-        .map_err(Error::sqlite("read the export's columns"))?;
-    if !has_column {
-        return Err(Error::Usage {
-            flag: "--partition-by".into(),
-            value: "year".into(),
-            problem: format!("needs a {PARTITION_COLUMN} column in what is exported"),
-        });
-    }
-    // On lines of their own, so that a comment ending the query ends before the parenthesis.
-    Ok(format!(
-        "SELECT * FROM (\n{inner}\n) ORDER BY {PARTITION_COLUMN}"
-    ))
-}
-
-/// The text of the one statement in `query`, without the `;` that may end it (and the spaces
-/// and comments after that), so that it can stand inside parentheses. `query` is known to
-/// prepare as one statement: the first `;` outside quotes and comments ends it.
-fn statement_text(query: &str) -> &str {
-    let bytes = query.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &bytes[i..];
-        let skip_to = |from: usize, end: &[u8]| {
-            rest[from..]
-                .windows(end.len())
-                .position(|w| w == end)
-                .map_or(bytes.len(), |p| i + from + p + end.len())
-        };
-        i = match rest[0] {
-            b';' => return query[..i].trim(),
-            b'\'' => skip_to(1, b"'"),
-            b'"' => skip_to(1, b"\""),
-            b'`' => skip_to(1, b"`"),
-            b'[' => skip_to(1, b"]"),
-            b'-' if rest.starts_with(b"--") => skip_to(2, b"\n"),
-            b'/' if rest.starts_with(b"/*") => skip_to(2, b"*/"),
-            _ => i + 1,
-        };
-    }
-    query.trim()
-}
-
-/// The schema's own spelling of table or view `name` (matched as SQLite matches names, without
-/// regard to ASCII case), or [`Error::UnknownTable`] listing what there is.
-fn table(conn: &Connection, db: &Path, name: &str) -> Result<String> {
-    use rusqlite::OptionalExtension;
-    let found: Option<String> = conn
-        .query_row(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'view')
-               AND name = ?1 COLLATE NOCASE",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(Error::sqlite("look up the table"))?;
-    if let Some(found) = found {
-        return Ok(found);
-    }
-    let known: Vec<String> = conn
-        .prepare(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'view')
-               AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-        )
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(Error::sqlite("list the tables"))?;
-    Err(Error::UnknownTable {
-        name: name.to_owned(),
-        db: db.to_owned(),
-        known,
-    })
-}
-
-/// `"name"`, with inner quotes doubled.
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// Reads every row of `stmt` into the format's sink; returns rows and files written.
 fn stream(
     stmt: &mut rusqlite::Statement<'_>,
@@ -396,196 +265,6 @@ fn stream(
     Ok((count, files))
 }
 
-/// Where the bytes go, and how they get there: files and directories are written under a
-/// temporary name beside `--out` and renamed into place by [`Destination::commit`].
-enum Destination {
-    Stdout,
-    File { out: PathBuf, partial: PathBuf },
-    Directory { out: PathBuf, partial: PathBuf },
-}
-
-impl Destination {
-    fn open(out: &Output, directory: bool, force: bool) -> Result<Destination> {
-        let path = match out {
-            Output::Stdout => return Ok(Destination::Stdout),
-            Output::Path(path) => path.clone(),
-        };
-        check_replaceable(&path, directory, force)?;
-        let partial = partial_path(&path);
-        remove(&partial);
-        if directory {
-            std::fs::create_dir(&partial).map_err(|source| Error::Io {
-                path: partial.clone(),
-                source,
-            })?;
-            Ok(Destination::Directory { out: path, partial })
-        } else {
-            Ok(Destination::File { out: path, partial })
-        }
-    }
-
-    /// The name used in messages.
-    fn label(&self) -> PathBuf {
-        match self {
-            Destination::Stdout => PathBuf::from(STDOUT_LABEL),
-            Destination::File { out, .. } | Destination::Directory { out, .. } => out.clone(),
-        }
-    }
-
-    /// A writer for a single-stream format.
-    fn writer(&self) -> Result<Box<dyn Write + Send>> {
-        match self {
-            Destination::Stdout => Ok(Box::new(std::io::stdout())),
-            Destination::File { partial, out } => std::fs::File::create(partial)
-                .map(|f| Box::new(f) as Box<dyn Write + Send>)
-                .map_err(|source| Error::Io {
-                    path: out.clone(),
-                    source,
-                }),
-            Destination::Directory { .. } => unreachable!("a directory has one writer per file"),
-        }
-    }
-
-    /// Moves the finished output into place; returns its size in bytes.
-    fn commit(self) -> Result<u64> {
-        let (out, partial) = match self {
-            Destination::Stdout => return Ok(0),
-            Destination::File { out, partial } | Destination::Directory { out, partial } => {
-                (out, partial)
-            }
-        };
-        let io = |source| Error::Io {
-            path: out.clone(),
-            source,
-        };
-        if out.is_dir() {
-            // Checked by check_replaceable: an earlier partitioned export, and --force given.
-            std::fs::remove_dir_all(&out).map_err(io)?;
-        }
-        std::fs::rename(&partial, &out).map_err(io)?;
-        size(&out).map_err(io)
-    }
-
-    /// Removes what a failed export wrote.
-    fn abandon(self) {
-        if let Destination::File { partial, .. } | Destination::Directory { partial, .. } = self {
-            remove(&partial);
-        }
-    }
-}
-
-/// Refuses an `out` that exists without `force`, and one that `force` must not replace
-/// because it is not what this export would write (a directory for a file, or a directory that
-/// is not an earlier partitioned export).
-fn check_replaceable(out: &Path, directory: bool, force: bool) -> Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(out) else {
-        return Ok(());
-    };
-    let usage = |problem: &str| Error::Usage {
-        flag: "--out".into(),
-        value: out.display().to_string(),
-        problem: problem.into(),
-    };
-    if let Some(kind) = special_kind(&meta) {
-        return Err(usage(&refusal(kind)));
-    }
-    match (directory, meta.is_dir()) {
-        (false, true) => return Err(usage("is a directory; name a file")),
-        (true, false) => {
-            return Err(usage(
-                "is a file; --partition-by writes a directory, name a new one",
-            ));
-        }
-        (true, true) if !looks_like_partitioned_export(out) => {
-            return Err(usage(
-                "is a directory that does not hold an earlier partitioned export; name a new one",
-            ));
-        }
-        _ => {}
-    }
-    if force {
-        Ok(())
-    } else {
-        Err(Error::OutputExists {
-            path: out.to_owned(),
-        })
-    }
-}
-
-/// What `--out` names when it is neither a regular file nor a directory (a symlink is not
-/// followed: replacing it would replace the link, writing through it the file it names).
-pub(crate) fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_symlink() {
-        Some("a symbolic link")
-    } else if t.is_char_device() {
-        Some("a character device")
-    } else if t.is_block_device() {
-        Some("a block device")
-    } else if t.is_fifo() {
-        Some("a FIFO (named pipe)")
-    } else if t.is_socket() {
-        Some("a socket")
-    } else {
-        None
-    }
-}
-
-/// Why `--out` naming a `kind` (see [`special_kind`]) is refused, with or without --force.
-pub(crate) fn refusal(kind: &str) -> String {
-    format!(
-        "is {kind}, not a regular file; --out writes a new file in its place, so name a regular file, a new path or `-` for standard output"
-    )
-}
-
-/// True for a directory that holds only `year=…` directories of `.parquet` files.
-fn looks_like_partitioned_export(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().all(|e| {
-        e.file_name().to_string_lossy().starts_with("year=")
-            && e.file_type().is_ok_and(|t| t.is_dir())
-            && std::fs::read_dir(e.path()).is_ok_and(|files| {
-                files.flatten().all(|f| {
-                    f.file_type().is_ok_and(|t| t.is_file())
-                        && f.file_name().to_string_lossy().ends_with(".parquet")
-                })
-            })
-    })
-}
-
-/// A hidden name beside `out`, so that the final rename stays on one file system.
-fn partial_path(out: &Path) -> PathBuf {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
-}
-
-fn remove(path: &Path) {
-    if path.is_dir() {
-        let _ = std::fs::remove_dir_all(path);
-    } else {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// Bytes in a file, or in all files under a directory.
-fn size(path: &Path) -> std::io::Result<u64> {
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_dir() {
-        return Ok(meta.len());
-    }
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        total += size(&entry?.path())?;
-    }
-    Ok(total)
-}
-
 /// Lower-case hexadecimal, how the text formats write BLOBs (the mirror's schema has none).
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -618,34 +297,6 @@ mod tests {
         ] {
             assert_eq!(Kind::of_declaration(decl), kind, "{decl}");
         }
-    }
-
-    #[test]
-    fn a_statement_ends_at_its_first_semicolon_outside_quotes_and_comments() {
-        assert_eq!(statement_text(" SELECT 1; "), "SELECT 1");
-        assert_eq!(
-            statement_text("SELECT 1 -- a; comment"),
-            "SELECT 1 -- a; comment"
-        );
-        assert_eq!(statement_text("SELECT 1; -- done"), "SELECT 1");
-        assert_eq!(
-            statement_text("SELECT ';', \"a;b\" /* ; */ FROM t;"),
-            "SELECT ';', \"a;b\" /* ; */ FROM t"
-        );
-        assert_eq!(
-            statement_text("SELECT 'it''s; fine'"),
-            "SELECT 'it''s; fine'"
-        );
-        assert_eq!(
-            statement_text("SELECT [a;b], `c;d` FROM t"),
-            "SELECT [a;b], `c;d` FROM t"
-        );
-    }
-
-    #[test]
-    fn names_are_quoted_whole() {
-        assert_eq!(quote_identifier("oa_citations"), "\"oa_citations\"");
-        assert_eq!(quote_identifier("a\"; DROP"), "\"a\"\"; DROP\"");
     }
 
     #[test]

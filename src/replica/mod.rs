@@ -7,31 +7,33 @@
 //! query it cannot parse or one that pages past its cap; and `/fields`. The citations' siblings
 //! (rejections, enriched citations) are served beside them under [`ROOT`], made from the
 //! citations when first asked for (see [`family`]).
+//!
+//! This file holds the running replica and its settings; the endpoints are in `handlers`, the
+//! records each data set serves and their paging in `served`, the synthetic records in `data`
+//! and the limits and faults it can inject in `faults`.
 
 mod data;
 pub mod family;
 mod faults;
+mod handlers;
 pub mod query;
+mod served;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::Router;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use data::synthetic;
-use faults::Verdict;
 pub use faults::{Fault, Misbehaviour};
-use query::Query;
+use handlers::{fields, records};
+use served::Served;
 
 /// The path of the data set under the replica's address, as on the Open Data Portal.
 pub const PREFIX: &str = "/api/v1/patent/oa/oa_citations/v2";
@@ -78,47 +80,15 @@ pub struct Replica {
 
 struct Shared {
     settings: RwLock<Settings>,
-    data: RwLock<Dataset>,
+    data: RwLock<Served>,
     /// The siblings' records by data set name, made from the citations when one is first
     /// asked for (see [`family`]).
-    siblings: RwLock<Option<BTreeMap<&'static str, Dataset>>>,
+    siblings: RwLock<Option<BTreeMap<&'static str, Served>>>,
     /// `/records` requests answered so far, by data set name.
     by_dataset: std::sync::Mutex<BTreeMap<&'static str, u64>>,
     requests: AtomicU64,
     record_requests: AtomicU64,
     tracker: faults::Tracker,
-}
-
-/// The records, sorted by `createDateTime` (then by their order as given) so that range queries
-/// on it, the harvester's only kind, look at a slice rather than every record.
-struct Dataset {
-    keys: Vec<String>,
-    docs: Vec<Value>,
-}
-
-impl Dataset {
-    fn new(docs: Vec<Value>) -> Dataset {
-        let mut keyed: Vec<(String, Value)> = docs
-            .into_iter()
-            .map(|d| (query::text(&d, "createDateTime").unwrap_or_default(), d))
-            .collect();
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        let (keys, docs) = keyed.into_iter().unzip();
-        Dataset { keys, docs }
-    }
-
-    fn matching<'a>(&'a self, q: &'a Query) -> impl Iterator<Item = &'a Value> + 'a {
-        let (lo, hi) = q.bounds_on("createDateTime");
-        let start = lo.map_or(0, |lo| self.keys.partition_point(|k| k.as_str() < lo));
-        // Every key starting with `hi` may still be in range (e.g. a bare date as bound).
-        let end = hi.map_or(self.keys.len(), |hi| {
-            self.keys
-                .partition_point(|k| k.as_str() <= hi || k.starts_with(hi))
-        });
-        self.docs[start..end.max(start)]
-            .iter()
-            .filter(move |d| q.matches(d))
-    }
 }
 
 impl Replica {
@@ -132,7 +102,7 @@ impl Replica {
         let addr = listener.local_addr()?;
         let state = Arc::new(Shared {
             settings: RwLock::new(settings),
-            data: RwLock::new(Dataset::new(docs)),
+            data: RwLock::new(Served::new(docs)),
             siblings: RwLock::new(None),
             by_dataset: Default::default(),
             requests: AtomicU64::new(0),
@@ -186,7 +156,7 @@ impl Replica {
     /// Replaces the records served (a new version of the data set). The siblings, once made,
     /// stay as they are (see [`Replica::replace_family`]).
     pub fn replace_data(&self, docs: Vec<Value>) {
-        *self.state.data.write().expect("not poisoned") = Dataset::new(docs);
+        *self.state.data.write().expect("not poisoned") = Served::new(docs);
     }
 
     /// The records a sibling data set (`rejections`, `enriched`) serves, made now if they were
@@ -205,7 +175,7 @@ impl Replica {
     pub fn replace_family(&self, name: &'static str, docs: Vec<Value>) {
         ensure_siblings(&self.state);
         if let Some(s) = self.state.siblings.write().expect("not poisoned").as_mut() {
-            s.insert(name, Dataset::new(docs));
+            s.insert(name, Served::new(docs));
         }
     }
 
@@ -227,23 +197,6 @@ impl Drop for Replica {
     }
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "code": status.as_u16(), "message": message })),
-    )
-        .into_response()
-}
-
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    match &shared.settings.read().expect("not poisoned").require_key {
-        None => true,
-        Some(key) => headers
-            .get("x-api-key")
-            .is_some_and(|v| v.as_bytes() == key.as_bytes()),
-    }
-}
-
 /// Makes the siblings from the citations, unless made already.
 fn ensure_siblings(shared: &Shared) {
     if shared.siblings.read().expect("not poisoned").is_some() {
@@ -254,165 +207,8 @@ fn ensure_siblings(shared: &Shared) {
         let data = shared.data.read().expect("not poisoned");
         let (rejections, enriched) = family::siblings(&data.docs, 0);
         *siblings = Some(BTreeMap::from([
-            ("rejections", Dataset::new(rejections)),
-            ("enriched", Dataset::new(enriched)),
+            ("rejections", Served::new(rejections)),
+            ("enriched", Served::new(enriched)),
         ]));
     }
-}
-
-async fn records(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-    name: &'static str,
-) -> Response {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
-    shared.record_requests.fetch_add(1, Ordering::Relaxed);
-    *shared
-        .by_dataset
-        .lock()
-        .expect("not poisoned")
-        .entry(name)
-        .or_default() += 1;
-    let _in_flight = shared.tracker.enter();
-    let (misbehaviour, cap) = {
-        let settings = shared.settings.read().expect("not poisoned");
-        (settings.misbehaviour.clone(), settings.paging_cap)
-    };
-    let fault = match shared.tracker.judge(&misbehaviour) {
-        Verdict::RateLimited | Verdict::Inject(Fault::Status(429)) => {
-            return error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
-        }
-        Verdict::Inject(Fault::Status(code)) => {
-            return error(
-                StatusCode::from_u16(code).expect("a valid status"),
-                "injected fault",
-            );
-        }
-        Verdict::Inject(Fault::Slow(delay)) => {
-            tokio::time::sleep(delay).await;
-            None
-        }
-        Verdict::Inject(fault) => Some(fault),
-        Verdict::Proceed => None,
-    };
-    if !authorized(&shared, &headers) {
-        return error(StatusCode::FORBIDDEN, "Forbidden");
-    }
-    let (start, rows) = match (number(&form, "start", 0), number(&form, "rows", 100)) {
-        (Ok(s), Ok(r)) => (s, r),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
-    };
-    if start.saturating_add(rows) > cap {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!("start + rows must not exceed {cap}"),
-        );
-    }
-    let criteria = form.get("criteria").map(String::as_str).unwrap_or("*:*");
-    let q = match Query::parse(criteria) {
-        Ok(q) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-    };
-    if let Some(stamp) = &misbehaviour.broken_stamp
-        && start > 0
-        && matches!(q.bounds_on("createDateTime"), (Some(lo), Some(hi)) if lo <= stamp.as_str() && stamp.as_str() <= hi)
-    {
-        shared.tracker.count("broken");
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "injected: this window is broken",
-        );
-    }
-    let page = |data: &Dataset| {
-        let mut found = 0u64;
-        let mut docs = vec![];
-        for doc in data.matching(&q) {
-            if found >= start && (docs.len() as u64) < rows {
-                docs.push(doc.clone());
-            }
-            found += 1;
-        }
-        (found, docs)
-    };
-    let (found, docs) = if name == crate::dataset::CITATIONS.name {
-        page(&shared.data.read().expect("not poisoned"))
-    } else {
-        ensure_siblings(&shared);
-        let siblings = shared.siblings.read().expect("not poisoned");
-        page(&siblings.as_ref().expect("made")[name])
-    };
-    if found == 0 {
-        return error(
-            StatusCode::NOT_FOUND,
-            "No matching record found for the given criteria.",
-        );
-    }
-    let body =
-        json!({ "response": { "numFound": found, "start": start, "docs": docs } }).to_string();
-    if misbehaviour
-        .max_response_bytes
-        .is_some_and(|max| body.len() > max)
-    {
-        shared.tracker.count("413");
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "Response too large");
-    }
-    let service_time = misbehaviour.latency
-        + Duration::from_secs_f64(misbehaviour.ms_per_mb.max(0.0) * body.len() as f64 / 1e9);
-    if !service_time.is_zero() {
-        tokio::time::sleep(service_time).await;
-    }
-    let json_header = [(axum::http::header::CONTENT_TYPE, "application/json")];
-    if let Some(fault) = fault {
-        shared.tracker.count(&fault.name());
-    }
-    match fault {
-        Some(Fault::Malformed) => (json_header, body[..body.len() / 2].to_owned()).into_response(),
-        Some(Fault::Cut) => {
-            let half = axum::body::Bytes::from(body[..body.len() / 2].to_owned());
-            let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected cut");
-            let stream = futures_util::stream::iter([Ok(half), Err(cut)]);
-            (json_header, axum::body::Body::from_stream(stream)).into_response()
-        }
-        _ => (json_header, body).into_response(),
-    }
-}
-
-fn number(form: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, String> {
-    match form.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name} must be a whole number")),
-    }
-}
-
-async fn fields(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    name: &'static str,
-) -> Response {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
-    if !authorized(&shared, &headers) {
-        return error(StatusCode::FORBIDDEN, "Forbidden");
-    }
-    let d = crate::dataset::Dataset::named(name).expect("a described data set");
-    let fields: Vec<String> = {
-        let settings = shared.settings.read().expect("not poisoned");
-        match settings.family_fields.get(name) {
-            _ if d.is_citations() => settings.fields.clone(),
-            Some(fields) => fields.clone(),
-            None => d.known_fields().map(str::to_owned).collect(),
-        }
-    };
-    let (key, version) = d.path.split_once('/').expect("name/version");
-    Json(json!({
-        "apiKey": key,
-        "apiVersionNumber": version,
-        "apiStatus": "PUBLISHED",
-        "fieldCount": fields.len(),
-        "fields": fields,
-    }))
-    .into_response()
 }

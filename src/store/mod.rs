@@ -21,7 +21,7 @@ use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 
 pub(crate) use partitions::{CURRENT_REJECTS, state_in};
-pub use partitions::{LeafCheck, Partition, PartitionState, RunStats};
+pub use partitions::{Partition, PartitionState, RunStats};
 pub use status::{DatasetStatus, FailedPartition, Packed, RunSummary, Status};
 
 /// The numbered SQL files in `migrations/`, in order. Never edit or reorder a released one;

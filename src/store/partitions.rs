@@ -9,58 +9,11 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{Store, now};
 use crate::error::{Error, Result};
 use crate::plan::{Stamp, Window};
+use crate::tree::Transition;
 
-/// Where a partition is in its life, stored in `partitions.state` as the text of
-/// [`PartitionState::as_str`], the one mapping to and from the column. SQL names a state only
-/// through it: bound as a parameter, or built in with [`state_in`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PartitionState {
-    /// Not counted yet (or sent back to be counted again).
-    New,
-    /// Counted above the paging cap and replaced by its children; a split without a count is
-    /// a join that window growth put over earlier parts.
-    Split,
-    /// A leaf being paged, from `next_offset`, in its sweep.
-    Pending,
-    /// A leaf whose stored ids equal its upstream count.
-    Done,
-    /// A leaf that used its attempts in this run; the next run retries it.
-    Failed,
-}
-
-impl PartitionState {
-    /// Every state, in the order of their life.
-    pub const ALL: [PartitionState; 5] = [
-        PartitionState::New,
-        PartitionState::Split,
-        PartitionState::Pending,
-        PartitionState::Done,
-        PartitionState::Failed,
-    ];
-
-    /// The partitions a harvest still has to do something about: not split and not done.
-    pub const NOT_DONE: [PartitionState; 3] = [
-        PartitionState::New,
-        PartitionState::Pending,
-        PartitionState::Failed,
-    ];
-
-    /// The stored text of the state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartitionState::New => "new",
-            PartitionState::Split => "split",
-            PartitionState::Pending => "pending",
-            PartitionState::Done => "done",
-            PartitionState::Failed => "failed",
-        }
-    }
-
-    /// The state a stored text names; `None` for a text no state has.
-    pub fn parse(text: &str) -> Option<PartitionState> {
-        PartitionState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
+mod counts;
+mod runs;
+pub use crate::tree::{Partition, PartitionState};
 
 impl rusqlite::ToSql for PartitionState {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -80,28 +33,6 @@ pub(crate) fn state_in(states: &[PartitionState]) -> String {
 /// conditions on `p` (the partition) and `r` may follow with `AND`.
 pub(crate) const CURRENT_REJECTS: &str =
     "rejected_records r JOIN partitions p USING (partition_id) WHERE r.sweep = p.sweep";
-
-/// One row of the `partitions` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Partition {
-    pub id: i64,
-    pub parent: Option<i64>,
-    pub window: Window,
-    pub count: Option<u64>,
-    pub next_offset: u64,
-    pub state: PartitionState,
-    pub sweep: Option<i64>,
-    pub attempts: u32,
-}
-
-/// What finishing a leaf found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LeafCheck {
-    /// The distinct ids stored (plus quarantined records) equal the upstream count.
-    Verified,
-    /// They do not: the leaf holds `local` of `expected`.
-    Mismatch { local: u64, expected: u64 },
-}
 
 /// Counters of one run, written to the `runs` table at its end.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -162,165 +93,6 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Partition> {
 }
 
 impl Store {
-    /// Checks that this database mirrors `source` over a window that `window` contains, and
-    /// returns its root (none in a new database) with the stretches the window grows by.
-    pub fn check_mirror(
-        &self,
-        source: &str,
-        window: &Window,
-    ) -> Result<(Option<Partition>, Vec<Window>)> {
-        self.check_source(source)?;
-        let Some(root) = self.root()? else {
-            return Ok((None, vec![]));
-        };
-        match root.window.growth(window) {
-            Some(growth) => Ok((Some(root), growth)),
-            None => Err(Error::WindowMismatch {
-                path: self.path.clone(),
-                problem: format!(
-                    "it mirrors {}; this run asks for {}, which does not contain it. A mirror's window can grow (an earlier --from, a later --to) but not shrink: use another --db for a smaller window",
-                    root.window, window
-                ),
-            }),
-        }
-    }
-
-    /// Waits (at most a second) until `now()` is later than every stamp an earlier run left:
-    /// a record is revived in this run when its `deleted_at` is not before the run's start, so
-    /// a run must not start in the second an earlier one deleted something.
-    fn wait_for_a_new_second(&self) -> Result<()> {
-        let last: Option<String> = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT max(x) FROM (SELECT max(started_at) AS x FROM runs
-                     UNION ALL SELECT max(ended_at) FROM runs
-                     UNION ALL SELECT max(deleted_at) FROM {})",
-                    self.dataset.table
-                ),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("read the last run's stamps"))?;
-        if let Some(last) = last {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1100);
-            while now() <= last && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-        }
-        Ok(())
-    }
-
-    /// Starts a run over `window` from `source` (see [`Store::check_mirror`]): creates the
-    /// root partition on first use, or, when the window grew, a new root over the old one and
-    /// the new stretches (counted and split like any new partition; what was mirrored stays
-    /// and is checked by count from the new root down). Records the run and returns its id. A
-    /// database holding a finished mirror is marked not complete until this run proves it
-    /// again.
-    pub fn begin_run(
-        &mut self,
-        source: &str,
-        window: &Window,
-        criteria: &dyn Fn(&Window) -> String,
-    ) -> Result<i64> {
-        let (root, growth) = self.check_mirror(source, window)?;
-        self.wait_for_a_new_second()?;
-        let at = now();
-        let dataset = self.dataset;
-        let tx = self.conn.savepoint().map_err(Error::sqlite("begin run"))?;
-        let insert = |parent: Option<i64>, w: &Window, state: PartitionState| {
-            tx.execute(
-                "INSERT INTO partitions (parent_id, lo, hi, id_prefix, criteria, state, created_at, updated_at, dataset)
-                 VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?6, ?7)",
-                params![parent, w.lo.to_string(), w.hi.to_string(), criteria(w), state, at, dataset.name],
-            )
-            .map(|_| tx.last_insert_rowid())
-            .map_err(Error::sqlite("create partition"))
-        };
-        match &root {
-            None => {
-                insert(None, window, PartitionState::New)?;
-            }
-            Some(root) if !growth.is_empty() => {
-                // The mirror's parts in window order: the old root, or, when earlier growth put
-                // it under joins of its own, the parts those joins held; then the new stretches,
-                // counted and split like any new partition. A balanced tree of joins goes over
-                // them, so that a window grown every night stays shallow and a change anywhere
-                // is found with a few counts.
-                let mut parts = vec![];
-                let mut joins = vec![];
-                growth_parts(&tx, root, &mut parts, &mut joins)?;
-                for w in &growth {
-                    parts.push((insert(None, w, PartitionState::New)?, w.clone()));
-                }
-                parts.sort_by_key(|(_, w)| w.lo);
-                for (id, _) in &parts {
-                    tx.execute(
-                        "UPDATE partitions SET parent_id = NULL WHERE partition_id = ?1",
-                        [id],
-                    )
-                    .map_err(Error::sqlite("detach the mirror's parts"))?;
-                }
-                // Children before their parents (the joins were collected top down).
-                for id in joins.into_iter().rev() {
-                    tx.execute("DELETE FROM partitions WHERE partition_id = ?1", [id])
-                        .map_err(Error::sqlite("drop an old join"))?;
-                }
-                join(&tx, &parts, &insert)?;
-            }
-            Some(_) => {}
-        }
-        let set = |key: &str, value: &str, overwrite: bool| {
-            let key = &match key {
-                "source_prefix" | "window_from" | "window_to" | "complete" => dataset.meta_key(key),
-                _ => key.to_owned(),
-            };
-            let sql = if overwrite {
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-            } else {
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING"
-            };
-            tx.execute(sql, params![key, value])
-                .map(|_| ())
-                .map_err(Error::sqlite(format!("write meta {key}")))
-        };
-        set("source_prefix", source, true)?;
-        set("window_from", &window.lo.to_string(), true)?;
-        set("window_to", &window.hi.to_string(), true)?;
-        set("tool_version", env!("CARGO_PKG_VERSION"), true)?;
-        set("first_run_at", &at, false)?;
-        set("last_run_at", &at, true)?;
-        set("complete", "false", true)?;
-        // A new run gives partitions a fresh set of attempts; a failed one goes back
-        // to paging from its checkpoint, or to counting when it failed before it was counted.
-        // Done leaves too: one fetched again by this run (its count moved) starts afresh.
-        tx.execute(
-            &format!(
-                "UPDATE partitions SET attempts = 0, updated_at = ?1,
-                    state = CASE WHEN state <> ?2 THEN state WHEN sweep IS NULL THEN ?3 ELSE ?4 END
-                 WHERE dataset = ?5 AND ({} OR attempts > 0)",
-                state_in(&PartitionState::NOT_DONE)
-            ),
-            params![
-                at,
-                PartitionState::Failed,
-                PartitionState::New,
-                PartitionState::Pending,
-                dataset.name
-            ],
-        )
-        .map_err(Error::sqlite("reset failed partitions"))?;
-        tx.execute(
-            "INSERT INTO runs (started_at, window_from, window_to, dataset) VALUES (?1, ?2, ?3, ?4)",
-            params![at, window.lo.to_string(), window.hi.to_string(), dataset.name],
-        )
-        .map_err(Error::sqlite("record run"))?;
-        let run = tx.last_insert_rowid();
-        tx.commit().map_err(Error::sqlite("commit run start"))?;
-        self.run = Some((run, at));
-        Ok(run)
-    }
-
     /// The partition without a parent, if the database has one.
     pub fn root(&self) -> Result<Option<Partition>> {
         self.conn
@@ -446,40 +218,15 @@ impl Store {
         self.partition(id)
     }
 
-    /// Compares what the leaf's sweep stored with its upstream count. When they agree the leaf is
-    /// done, and records stored earlier in its window that this sweep did not see are marked
-    /// deleted (they vanished upstream or moved out of the window).
-    pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<LeafCheck> {
-        let sweep = leaf.sweep.expect("a leaf has a sweep");
-        let expected = leaf.count.expect("a leaf has a count");
+    /// Marks a verified leaf done, and the records stored earlier in its window that its sweep
+    /// did not see deleted (they vanished upstream or moved out of the window).
+    pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<()> {
+        let sweep = leaf.sweep.ok_or_else(|| not_a_leaf(leaf))?;
         let (range, args) = range_clause(&leaf.window);
         let tx = self
             .conn
             .savepoint()
             .map_err(Error::sqlite("begin leaf check"))?;
-        let stored: u64 = tx
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM {} WHERE {range} AND sweep = ?",
-                    self.dataset.table
-                ),
-                rusqlite::params_from_iter(args.iter().chain([&sweep.to_string()])),
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("count leaf records"))?;
-        let rejected: u64 = tx
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM {CURRENT_REJECTS} AND p.partition_id = ?1 AND p.sweep = ?2"
-                ),
-                params![leaf.id, sweep],
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("count leaf rejects"))?;
-        let local = stored + rejected;
-        if local != expected {
-            return Ok(LeafCheck::Mismatch { local, expected });
-        }
         let at = now();
         let vanished = tx.execute(
             &format!("UPDATE {} SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL", self.dataset.table),
@@ -500,8 +247,46 @@ impl Store {
             params![leaf.id, at, PartitionState::Done],
         )
         .map_err(Error::sqlite("mark leaf done"))?;
-        tx.commit().map_err(Error::sqlite("commit leaf check"))?;
-        Ok(LeafCheck::Verified)
+        tx.commit().map_err(Error::sqlite("commit leaf check"))
+    }
+
+    /// Applies what the tree decided for `p` (see [`crate::tree::step`]), in one transaction,
+    /// and returns the partitions it made or changed: the parts of a split, else `p` as it now
+    /// is. A transition that is not the store's to apply (a retry; a page, which is stored
+    /// with its records) changes nothing and returns nothing.
+    pub fn apply(&mut self, p: &Partition, t: &Transition) -> Result<Vec<Partition>> {
+        match t {
+            Transition::Children { count, parts } => {
+                let parts: Vec<(Window, String)> = parts
+                    .iter()
+                    .map(|w| (w.clone(), crate::api::query::criteria(w)))
+                    .collect();
+                self.split(p.id, *count, &parts)
+            }
+            Transition::Page { count, reason } => {
+                Ok(vec![self.start_leaf(p.id, *count, reason.as_deref())?])
+            }
+            Transition::Recount { reason } => {
+                self.recount(p.id, reason)?;
+                Ok(vec![self.partition(p.id)?])
+            }
+            Transition::Done => {
+                self.finish_leaf(p)?;
+                Ok(vec![self.partition(p.id)?])
+            }
+            Transition::Fail(failure) => {
+                self.fail(p.id, &Error::from(failure.clone()).report())?;
+                Ok(vec![self.partition(p.id)?])
+            }
+            Transition::Stay
+            | Transition::Split { .. }
+            | Transition::CountAgain { .. }
+            | Transition::Store { .. }
+            | Transition::Retry { .. }
+            | Transition::LowerCap { .. }
+            | Transition::Check
+            | Transition::Refuse => Ok(vec![]),
+        }
     }
 
     /// Gives up on a partition for this run, keeping its progress and the reason.
@@ -569,159 +354,14 @@ impl Store {
             .map(|_| ())
             .map_err(Error::sqlite("note partition error"))
     }
-
-    /// The sum of the upstream counts of the done leaves under `id` (itself included), and
-    /// how many leaves under it are not done.
-    pub fn leaf_totals(&self, id: i64) -> Result<(u64, u64)> {
-        self.conn
-            .query_row(
-                &format!(
-                    "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT p.partition_id FROM partitions p JOIN sub ON p.parent_id = sub.id)
-                     SELECT ifnull(sum(CASE WHEN state = ?2 THEN upstream_count END), 0),
-                            count(CASE WHEN {} THEN 1 END)
-                     FROM partitions JOIN sub ON partitions.partition_id = sub.id",
-                    state_in(&PartitionState::NOT_DONE)
-                ),
-                params![id, PartitionState::Done],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(Error::sqlite("sum leaf counts"))
-    }
-
-    /// Records mirrored in `window` (not deleted), plus the quarantined records of the leaves
-    /// inside it: the local side of a count comparison with upstream.
-    pub fn local_count(&self, window: &Window) -> Result<u64> {
-        let (range, args) = range_clause(window);
-        let stored: u64 = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM {} WHERE {range} AND deleted_at IS NULL",
-                    self.dataset.table
-                ),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("count window records"))?;
-        let rejected: u64 = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM {CURRENT_REJECTS}
-                     AND p.lo >= ?1 AND p.hi <= ?2 AND substr(p.id_prefix, 1, length(?3)) = ?3
-                     AND p.dataset = ?4"
-                ),
-                params![
-                    window.lo.to_string(),
-                    window.hi.to_string(),
-                    window.id_prefix,
-                    self.dataset.name
-                ],
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("count window rejects"))?;
-        Ok(stored + rejected)
-    }
-
-    /// Ends a run: its counters, how it ended, and, when the whole window was proven, the
-    /// `complete` flag and the upstream total it was checked against.
-    pub fn end_run(
-        &mut self,
-        run: i64,
-        stats: &RunStats,
-        outcome: &str,
-        message: &str,
-        proven_total: Option<u64>,
-    ) -> Result<()> {
-        let at = now();
-        let tx = self
-            .conn
-            .savepoint()
-            .map_err(Error::sqlite("begin run end"))?;
-        tx.execute(
-            "UPDATE runs SET ended_at = ?2, outcome = ?3, message = ?4, requests = ?5, retries = ?6, rate_limited = ?7,
-                records_written = ?8, records_rejected = ?9 WHERE run_id = ?1",
-            params![run, at, outcome, message, stats.requests, stats.retries, stats.rate_limited, stats.records_written, stats.records_rejected],
-        )
-        .map_err(Error::sqlite("record run end"))?;
-        let complete = proven_total.is_some();
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = ?2",
-            [complete.to_string(), self.dataset.meta_key("complete")],
-        )
-        .map_err(Error::sqlite("write meta complete"))?;
-        if let Some(total) = proven_total {
-            for (key, value) in [
-                ("upstream_total", total.to_string()),
-                ("verified_at", at.clone()),
-            ] {
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    params![self.dataset.meta_key(key), value],
-                )
-                .map_err(Error::sqlite("write meta"))?;
-            }
-        }
-        tx.commit().map_err(Error::sqlite("commit run end"))
-    }
 }
 
-/// Collects, in `parts`, the partitions directly under `node` that are not joins made by
-/// window growth (a `split` without a count of its own), descending through those joins, which
-/// are collected in `joins`.
-fn growth_parts(
-    tx: &rusqlite::Connection,
-    node: &Partition,
-    parts: &mut Vec<(i64, Window)>,
-    joins: &mut Vec<i64>,
-) -> Result<()> {
-    if !(node.state == PartitionState::Split && node.count.is_none()) {
-        parts.push((node.id, node.window.clone()));
-        return Ok(());
+/// The error for a row that should be a leaf and is not: only a damaged database holds one.
+fn not_a_leaf(p: &Partition) -> Error {
+    Error::UnknownState {
+        partition: p.id,
+        state: format!("{} without a sweep", p.state.as_str()),
     }
-    joins.push(node.id);
-    let children = tx
-        .prepare(&format!(
-            "SELECT {COLUMNS} FROM partitions WHERE parent_id = ?1"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_map([node.id], from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(Error::sqlite("read the joins of earlier growth"))?;
-    for child in &children {
-        growth_parts(tx, child, parts, joins)?;
-    }
-    Ok(())
-}
-
-/// Inserts a partition (parent, window, state) and returns its id.
-type InsertPartition<'a> = dyn Fn(Option<i64>, &Window, PartitionState) -> Result<i64> + 'a;
-
-/// Puts a balanced tree of joins (`split` partitions without a count) over `parts`, which tile
-/// a window in order; the top is the root. Returns the top's id.
-fn join(
-    tx: &rusqlite::Connection,
-    parts: &[(i64, Window)],
-    insert: &InsertPartition<'_>,
-) -> Result<i64> {
-    if let [(id, _)] = parts {
-        return Ok(*id);
-    }
-    let (left, right) = parts.split_at(parts.len() / 2);
-    let (l, r) = (join(tx, left, insert)?, join(tx, right, insert)?);
-    let window = Window {
-        lo: parts[0].1.lo,
-        hi: parts[parts.len() - 1].1.hi,
-        id_prefix: String::new(),
-    };
-    let top = insert(None, &window, PartitionState::Split)?;
-    tx.execute(
-        "UPDATE partitions SET parent_id = ?1 WHERE partition_id IN (?2, ?3)",
-        params![top, l, r],
-    )
-    .map_err(Error::sqlite("join the mirror's parts"))?;
-    Ok(top)
 }
 
 /// `create_date_time` between the window's bounds and, below one second, `id` within its
@@ -738,148 +378,4 @@ fn range_clause(w: &Window) -> (String, Vec<String>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::NaiveDate;
-
-    use super::*;
-
-    #[test]
-    fn each_state_has_one_stored_text_and_back() {
-        for state in PartitionState::ALL {
-            assert_eq!(PartitionState::parse(state.as_str()), Some(state));
-        }
-        for text in ["", "New", "bogus", "done "] {
-            assert_eq!(PartitionState::parse(text), None, "{text:?}");
-        }
-        assert!(!PartitionState::NOT_DONE.contains(&PartitionState::Split));
-        assert!(!PartitionState::NOT_DONE.contains(&PartitionState::Done));
-        assert_eq!(
-            state_in(&PartitionState::NOT_DONE),
-            "state IN ('new', 'pending', 'failed')"
-        );
-    }
-
-    fn day(d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2025, 7, d).unwrap()
-    }
-
-    /// A new mirror of 2025-07-01..=02 with its root split in two leaves.
-    fn two_leaves() -> (tempfile::TempDir, Store, Partition, Partition) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("p.db")).unwrap();
-        let window = Window::days(day(1), day(2));
-        store.begin_run("src", &window, &|_| "q".into()).unwrap();
-        let root = store.root().unwrap().unwrap();
-        assert_eq!(root.state, PartitionState::New);
-        let parts = vec![
-            (Window::days(day(1), day(1)), "a".to_owned()),
-            (Window::days(day(2), day(2)), "b".to_owned()),
-        ];
-        let children = store.split(root.id, 20, &parts).unwrap();
-        assert_eq!(
-            store.partition(root.id).unwrap().state,
-            PartitionState::Split
-        );
-        let [a, b] = <[Partition; 2]>::try_from(children).unwrap();
-        assert_eq!(
-            (a.state, b.state),
-            (PartitionState::New, PartitionState::New)
-        );
-        (dir, store, a, b)
-    }
-
-    fn states(store: &Store, ids: &[i64]) -> Vec<PartitionState> {
-        ids.iter()
-            .map(|&id| store.partition(id).unwrap().state)
-            .collect()
-    }
-
-    #[test]
-    fn a_leaf_goes_from_new_through_pending_to_done_or_failed() {
-        let (_dir, mut store, a, b) = two_leaves();
-        assert_eq!(store.unfinished().unwrap().len(), 2);
-        // An empty leaf agrees with a count of 0 at once.
-        let a = store.start_leaf(a.id, 0, None).unwrap();
-        assert_eq!(a.state, PartitionState::Pending);
-        assert_eq!(store.finish_leaf(&a).unwrap(), LeafCheck::Verified);
-        // A quarantined record of the leaf's sweep counts; one of an older sweep does not.
-        let b = store.start_leaf(b.id, 2, None).unwrap();
-        for sweep in [b.sweep.unwrap(), b.sweep.unwrap() - 100] {
-            store
-                .conn
-                .execute(
-                    "INSERT INTO rejected_records (partition_id, sweep, reason, raw_json, seen_at)
-                     VALUES (?1, ?2, 'bad', '{}', '')",
-                    params![b.id, sweep],
-                )
-                .unwrap();
-        }
-        assert_eq!(
-            store.finish_leaf(&b).unwrap(),
-            LeafCheck::Mismatch {
-                local: 1,
-                expected: 2
-            }
-        );
-        assert_eq!(store.local_count(&b.window).unwrap(), 1);
-        store.fail(b.id, "gave up").unwrap();
-        assert_eq!(
-            states(&store, &[a.id, b.id]),
-            [PartitionState::Done, PartitionState::Failed]
-        );
-        assert!(store.unfinished().unwrap().is_empty());
-        assert_eq!(store.unfinished_or_failed().unwrap().len(), 1);
-        let root = store.root().unwrap().unwrap();
-        assert_eq!(store.leaf_totals(root.id).unwrap(), (0, 1));
-
-        // The next run sends the failed leaf (it has a sweep) back to paging.
-        store
-            .begin_run("src", &root.window, &|_| "q".into())
-            .unwrap();
-        assert_eq!(states(&store, &[b.id]), [PartitionState::Pending]);
-        // A count that moved sends a leaf back to counting.
-        store.recount(b.id, "moved").unwrap();
-        assert_eq!(states(&store, &[b.id]), [PartitionState::New]);
-    }
-
-    #[test]
-    fn done_leaves_can_be_sent_back_to_be_fetched_again() {
-        let (_dir, mut store, a, b) = two_leaves();
-        for leaf in [a, b] {
-            let leaf = store.start_leaf(leaf.id, 0, None).unwrap();
-            store.finish_leaf(&leaf).unwrap();
-        }
-        let root = store.root().unwrap().unwrap();
-        assert_eq!(store.leaf_totals(root.id).unwrap(), (0, 0));
-        let since = Some(Stamp::start_of(day(2)));
-        let recent = store.done_since(since).unwrap();
-        assert_eq!(recent.len(), 1);
-        assert_eq!(store.refetch_done(since).unwrap(), 1);
-        assert_eq!(states(&store, &[recent[0].id]), [PartitionState::New]);
-        assert_eq!(store.done_since(None).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn an_unknown_stored_state_is_an_error() {
-        let (_dir, store, a, _) = two_leaves();
-        store
-            .conn
-            .execute_batch("PRAGMA ignore_check_constraints = ON")
-            .unwrap();
-        store
-            .conn
-            .execute(
-                "UPDATE partitions SET state = 'bogus' WHERE partition_id = ?1",
-                [a.id],
-            )
-            .unwrap();
-        let e = store.partition(a.id).unwrap_err();
-        let text = crate::error::report(&e);
-        assert!(text.contains("unknown state \"bogus\""), "{text}");
-        let e = store.status().unwrap_err();
-        assert!(
-            matches!(&e, Error::UnknownState { partition, .. } if *partition == a.id),
-            "{e}"
-        );
-    }
-}
+mod tests;
