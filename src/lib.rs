@@ -21,10 +21,15 @@
 //! - [`export`]: a table, view or query streamed out as CSV, NDJSON or Parquet.
 //! - [`replica`]: a local stand-in for the USPTO service, for tests and for trying the tool
 //!   without an API key.
-//! - [`error`]: the one error type and which errors are worth retrying.
-//! - [`terminal`]: the command's log lines on stderr and its progress line.
+//! - [`command`]: the `oac-mirror` commands: their arguments (clap) and one entry point each,
+//!   returning an [`command::Outcome`]; `main.rs` only parses, sets up logging, calls one and
+//!   maps the outcome to an exit status.
+//! - [`error`]: the one error type, which errors are worth retrying, stop a run or are usage
+//!   mistakes, and the chain of causes as one line.
+//! - [`terminal`]: the command's log lines on stderr, its progress line and its signal handling.
 
 pub mod api;
+pub mod command;
 pub mod config;
 pub mod dataset;
 pub mod error;

@@ -1,8 +1,8 @@
 //! The terminal side of the `oac-mirror` command, kept out of `main.rs` so that it stays
 //! parsing, dispatch and exit codes: log lines on stderr (text, coloured on a terminal, or JSON
-//! lines, filtered by `OAC_MIRROR_LOG`), the run's last words ([`say`]) and the harvest's
-//! progress line, written so that they stay out of each other's way. It parses no arguments and
-//! runs no command.
+//! lines, filtered by `OAC_MIRROR_LOG`), the run's last words ([`say`]), the harvest's
+//! progress line, written so that they stay out of each other's way, and what Ctrl-C does
+//! ([`stop_on_signal`]). It parses no arguments and runs no command.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,4 +110,34 @@ pub fn observer(bar: ProgressBar) -> harvest::Observer {
             p.records, p.requests, p.retries, p.queued
         ))
     })
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM: no new requests are sent, requests in flight are
+/// dropped, and the run ends with its progress committed. A second signal exits at once with
+/// status 130 (a page is stored with its checkpoint or not at all: the batch of pages not yet
+/// committed, at most a second's, is fetched again by the next run).
+pub async fn stop_on_signal(shutdown: tokio_util::sync::CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::warn!(
+        "signal received: stopping (requests in flight are dropped); a second Ctrl-C exits at once"
+    );
+    shutdown.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!(
+        "oac-mirror: second signal: exiting at once; rerunning continues from the last page stored"
+    );
+    std::process::exit(130);
 }

@@ -334,46 +334,32 @@ fn since(
 /// A family harvest killed partway resumes where it stopped and ends exact, in every data set.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_family_harvest_resumes_exactly() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::process::Stdio;
     let citations = synthetic(2_000, 17);
     let replica = replica(citations.clone(), Settings::default()).await;
     let (_dir, db) = temp_db();
     let args = |rate: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_oac-mirror"));
-        c.env("USPTO_API_KEY", KEY)
-            .args([
-                "harvest",
-                "--quiet",
-                "--dataset",
-                "all",
-                "--rows",
-                "100",
-                "--paging-cap",
-                "2000",
-                "--rate",
-                rate,
-                "--db",
-            ])
-            .arg(&db)
-            .args(["--base-url", &replica.base_url()]);
+        let mut c = bin();
+        c.args([
+            "harvest",
+            "--quiet",
+            "--dataset",
+            "all",
+            "--rows",
+            "100",
+            "--paging-cap",
+            "2000",
+            "--rate",
+            rate,
+            "--db",
+        ])
+        .arg(&db)
+        .args(["--base-url", &replica.base_url()]);
         c
     };
     // Killed once the enriched citations, harvested last, are under way.
     let mut child = args("5").stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut stored = 0;
-    while stored == 0 {
-        assert!(Instant::now() < deadline, "the harvest made no progress");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if db.exists() {
-            stored = rusqlite::Connection::open(&db)
-                .and_then(|c| {
-                    c.query_row("SELECT count(*) FROM enriched_records", [], |r| r.get(0))
-                })
-                .unwrap_or(0);
-        }
-    }
+    wait_for_rows(&db, "enriched_records", 1).await;
     child.kill().unwrap();
     assert!(child.wait().unwrap().code().is_none(), "killed by a signal");
     let rejections = replica.family_docs("rejections");
@@ -402,7 +388,7 @@ async fn a_killed_family_harvest_resumes_exactly() {
         rows_of(&db, "enriched_citations", &ENRICHED_COLUMNS),
         expected(&enriched, &ENRICHED_COLUMNS)
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
+    let out = bin()
         .args(["status", "--json", "--db"])
         .arg(&db)
         .output()
@@ -578,7 +564,6 @@ async fn a_sibling_that_lost_a_field_fails_by_name_while_the_others_go_on() {
 /// --api-root that disagree, exits 2 before any request.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sibling_without_a_known_prefix_exits_2_before_any_request() {
-    use std::process::Command;
     let replica = replica(synthetic(10, 1), Settings::default()).await;
     let (_dir, db) = temp_db();
     let base = replica.base_url();
@@ -600,8 +585,7 @@ async fn a_sibling_without_a_known_prefix_exits_2_before_any_request() {
         ],
         vec!["--dataset", "everything", "--api-root", &root],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
-            .env("USPTO_API_KEY", KEY)
+        let out = bin()
             .args(["harvest", "--db"])
             .arg(&db)
             .args(&args)
@@ -616,8 +600,7 @@ async fn a_sibling_without_a_known_prefix_exits_2_before_any_request() {
     }
     assert_eq!(replica.requests(), 0);
     // Beside the citations' prefix, all three are found.
-    let out = Command::new(env!("CARGO_BIN_EXE_oac-mirror"))
-        .env("USPTO_API_KEY", KEY)
+    let out = bin()
         .args([
             "harvest",
             "--quiet",

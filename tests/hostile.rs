@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::hostile::{Answer, Asked, Hostile, doc, id};
-use crate::support::{KEY, query_i64, temp_db};
+use crate::support::{bin, query_i64, temp_db};
 
 /// The window every test harvests: two days of July 2025.
 const FROM: &str = "2025-07-01";
@@ -20,18 +20,9 @@ const TO: &str = "2025-07-02";
 const INSIDE: &str = "2025-07-01T10:00:00";
 const OUTSIDE: &str = "2019-01-01T00:00:00";
 
-fn oac() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oac-mirror"));
-    c.env_remove("OAC_MIRROR_CONFIG")
-        .env_remove("OAC_MIRROR_LOG")
-        .env("USPTO_API_KEY", KEY)
-        .stdin(Stdio::null());
-    c
-}
-
 /// `oac-mirror harvest` of `base_url` into `db` over the test window, with quick clocks.
 fn harvest_cmd(base_url: &str, db: &Path) -> Command {
-    let mut c = oac();
+    let mut c = bin();
     c.args(["harvest", "--db"])
         .arg(db)
         .args(["--base-url", base_url, "--from", FROM, "--to", TO])
@@ -436,35 +427,7 @@ async fn a_retry_after_of_years_ends_the_run_at_once() {
     );
 }
 
-/// Row 6: a Retry-After within ten minutes is honoured.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_short_retry_after_is_honoured() {
-    let first = Arc::new(AtomicU64::new(0));
-    let all = docs(5);
-    let busy_once = Hostile::start({
-        let first = first.clone();
-        move |a| {
-            if a.is_records() && first.fetch_add(1, Ordering::Relaxed) == 0 {
-                return Some(Answer::Status {
-                    code: 429,
-                    headers: vec![("retry-after", "1".into())],
-                    body: String::new(),
-                });
-            }
-            honest(all.clone(), a)
-        }
-    })
-    .await;
-    let (_dir, db) = temp_db();
-    let (out, took) = run(
-        harvest_cmd(&busy_once.base_url(), &db),
-        Duration::from_secs(20),
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(took >= Duration::from_secs(1), "took {took:?}");
-    assert_eq!(citations(&db), 5);
-}
+// Row 6: a Retry-After within ten minutes is honoured: `waiting.rs`, on the paused clock.
 
 /// Row 7: records outside the window are quarantined, never stored, and never prove a leaf:
 /// nothing in the window is marked deleted because of them.
@@ -596,7 +559,7 @@ async fn plan_verify_and_status_read_the_source_from_the_mirror() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for command in ["plan", "verify"] {
         let before = server.records_requests();
-        let mut c = oac();
+        let mut c = bin();
         c.env_remove("USPTO_API_KEY")
             .args([command, "--from", FROM, "--to", TO, "--db"])
             .arg(&db);
@@ -607,7 +570,7 @@ async fn plan_verify_and_status_read_the_source_from_the_mirror() {
             "{command} asked the mirror's source"
         );
     }
-    let mut c = oac();
+    let mut c = bin();
     c.env_remove("USPTO_API_KEY")
         .args(["status", "--db"])
         .arg(&db);
@@ -654,7 +617,7 @@ async fn messages_name_the_real_cause() {
 /// Row 11: the missing-key message points to README sections that exist.
 #[test]
 fn the_missing_key_message_cites_real_sections() {
-    let out = oac()
+    let out = bin()
         .env_remove("USPTO_API_KEY")
         .args(["harvest", "--db", "/nonexistent/never.db"])
         .output()
@@ -745,7 +708,7 @@ async fn out_refuses_devices_fifos_and_symlinks() {
             .success()
     );
     let export = |out: &Path, force: bool| {
-        let mut c = oac();
+        let mut c = bin();
         c.args([
             "export",
             "--table",
@@ -776,14 +739,14 @@ async fn out_refuses_devices_fifos_and_symlinks() {
             assert!(!text.contains("pass --force"), "{text}");
         }
     }
-    let mut pack = oac();
+    let mut pack = bin();
     pack.args(["pack", "--force", "--out", "/dev/full", "--db"])
         .arg(&db);
     let (done, _) = run(pack, Duration::from_secs(20)).await;
     let text = stderr(&done);
     assert_eq!(done.status.code(), Some(2), "{text}");
     assert!(text.contains("is a character device"), "{text}");
-    let mut pack = oac();
+    let mut pack = bin();
     pack.args(["pack", "--force", "--db"])
         .arg(&db)
         .arg("--out")
@@ -869,7 +832,7 @@ async fn a_mirror_in_a_read_only_directory_can_be_read() {
     ];
     let mut outputs = vec![];
     for args in commands {
-        let mut c = oac();
+        let mut c = bin();
         c.args(args).arg("--db").arg(&db);
         let (out, _) = run(unprivileged(c), Duration::from_secs(20)).await;
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
@@ -896,12 +859,12 @@ async fn status_and_pack_of_a_packed_file() {
     let server = four_records().await;
     let (dir, db) = mirror(&server).await;
     let packed = dir.path().join("handoff.db");
-    let mut c = oac();
+    let mut c = bin();
     c.args(["pack", "--db"]).arg(&db).arg("--out").arg(&packed);
     let (out, _) = run(c, Duration::from_secs(20)).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    let mut c = oac();
+    let mut c = bin();
     c.env_remove("USPTO_API_KEY")
         .args(["status", "--db"])
         .arg(&packed);
@@ -912,7 +875,7 @@ async fn status_and_pack_of_a_packed_file() {
         text.contains("a packed hand-off copy") && text.contains("packed_at: "),
         "{text}"
     );
-    let mut c = oac();
+    let mut c = bin();
     c.args(["status", "--json", "--db"]).arg(&packed);
     let (out, _) = run(c, Duration::from_secs(20)).await;
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -920,7 +883,7 @@ async fn status_and_pack_of_a_packed_file() {
     assert_eq!(json["meta"]["source_prefix"], server.base_url().as_str());
 
     let again = dir.path().join("again.db");
-    let mut c = oac();
+    let mut c = bin();
     c.args(["pack", "--db"])
         .arg(&packed)
         .arg("--out")
@@ -968,7 +931,7 @@ async fn the_request_budget_ends_the_run() {
 /// The replica serves only this machine unless told otherwise.
 #[test]
 fn the_replica_listens_on_loopback_unless_allowed() {
-    let out = oac()
+    let out = bin()
         .args(["replica", "--listen", "0.0.0.0:0", "--records", "10"])
         .output()
         .unwrap();
@@ -996,7 +959,7 @@ async fn verify_of_an_unfinished_harvest_says_rerun_harvest() {
     c.args(["--max-requests", "4"]);
     let (out, _) = run(c, Duration::from_secs(20)).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let mut c = oac();
+    let mut c = bin();
     c.args(["verify", "--db"]).arg(&db);
     let (out, _) = run(c, Duration::from_secs(20)).await;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -80,6 +80,19 @@ fn numbers_out_of_range_exit_2_naming_the_key_and_its_range() {
     assert!(!db.exists(), "nothing was created");
 }
 
+/// Every number, set far out of its range or of its type through its environment variable,
+/// exits 2 naming the variable; none panics.
+#[test]
+fn every_number_out_of_range_in_the_environment_exits_2_naming_its_variable() {
+    for (key, _, _) in oac_mirror::config::RANGES {
+        let var = format!("OAC_MIRROR_{}", key.to_uppercase());
+        for value in ["1e400", "-1", "99999999999999999999", "NaN"] {
+            let out = command("plan").env(&var, value).output().unwrap();
+            refused(&out, &[&format!("environment variable {var}: `{key}`")]);
+        }
+    }
+}
+
 #[test]
 fn a_day_that_does_not_exist_is_named() {
     let out = bin()

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use oac_mirror::Error;
 use oac_mirror::config::{Config, RawConfig};
 use oac_mirror::harvest::fetch::Fetcher;
 use oac_mirror::harvest::survey;
 use oac_mirror::replica::{Replica, Settings, synthetic};
 use oac_mirror::store::Store;
-use oac_mirror::{Error, api};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -114,10 +114,7 @@ fn last_run_changes(db: &Path) -> (i64, i64, i64) {
 }
 
 fn fetcher(config: &Config) -> Fetcher {
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)
-        .unwrap()
-        .with_max_response_bytes(config.max_response_bytes);
-    Fetcher::new(client, config.into(), CancellationToken::new())
+    fetcher_for(config, CancellationToken::new())
 }
 
 async fn plan(config: &Config) -> survey::Plan {
@@ -482,7 +479,7 @@ async fn verify_finds_the_partitions_that_differ() {
 }
 
 /// `oac-mirror <sub>` against `replica` and `db`, as cron would run it.
-fn bin(replica: &Replica, db: &Path, sub: &str, extra: &[&str]) -> std::process::Output {
+fn cron(replica: &Replica, db: &Path, sub: &str, extra: &[&str]) -> std::process::Output {
     bin_against(replica, db, sub)
         .args(["--rate", "10000"])
         .args(extra)
@@ -495,7 +492,7 @@ async fn cron_friendly_command_line() {
     let docs = synthetic(1_500, 23);
     let replica = replica(docs.clone(), Settings::default()).await;
     let (_dir, db) = temp_db();
-    let run = |sub: &str, extra: &[&str]| bin(&replica, &db, sub, extra);
+    let run = |sub: &str, extra: &[&str]| cron(&replica, &db, sub, extra);
 
     // JSON log lines for collectors; no progress bar when stderr is not a terminal.
     let out = run("harvest", &["--log-format", "json"]);
@@ -543,7 +540,7 @@ async fn cron_friendly_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let status = crate::support::bin()
+    let status = bin()
         .args(["status", "--json", "--db"])
         .arg(&db)
         .output()

@@ -4,7 +4,7 @@
 
 use tracing::{debug, warn};
 
-use super::{First, Harvest, Work, proof::damaged};
+use super::{First, Harvest, Known, Work, proof::damaged};
 use crate::api::query;
 use crate::error::{Error, Result};
 use crate::plan::Window;
@@ -18,13 +18,19 @@ impl Harvest {
         &self,
         p: Partition,
         hint: Option<u64>,
-        first: Option<First>,
+        known: Option<Known>,
     ) -> Result<Vec<Work>> {
         let id = p.id;
         let label = p.window.clone();
         let result = match p.node() {
-            Some(Node::New { .. }) => self.count_and_plan(p, hint, first).await,
-            Some(Node::Leaf(_)) => self.page_leaf(p, None).await,
+            Some(Node::New { .. }) => self.count_and_plan(p, hint, known).await,
+            Some(Node::Leaf(_)) => {
+                let first = match known {
+                    Some(Known::Page(first)) => Some(first),
+                    Some(Known::Inferred) | None => None,
+                };
+                self.page_leaf(p, first).await
+            }
             Some(Node::Split { .. } | Node::Join | Node::Done { .. } | Node::Failed) => Ok(vec![]),
             None => Err(damaged(&p)),
         };
@@ -45,18 +51,28 @@ impl Harvest {
         &self,
         p: Partition,
         hint: Option<u64>,
-        first: Option<First>,
+        known: Option<Known>,
     ) -> Result<Vec<Work>> {
-        let (page, asked) = match first {
-            Some(first) => first,
-            None => self.first_page(&p.window, hint).await?,
+        let first = match known {
+            Some(Known::Page(first)) => Some(first),
+            Some(Known::Inferred) => None,
+            None => Some(self.first_page(&p.window, hint).await?),
         };
-        let counted = Observation::Counted(page.num_found);
-        match step(&Node::New { hint }, &p.window, &counted, &self.limits()) {
+        let count = match (&first, hint) {
+            (Some((page, _)), _) => page.num_found,
+            (None, Some(inferred)) => inferred,
+            (None, None) => self.count(&p.window).await?,
+        };
+        match step(
+            &Node::New { hint },
+            &p.window,
+            &Observation::Counted(count),
+            &self.limits(),
+        ) {
             Transition::Split { count, parts } => self.split(&p, count, parts).await,
             t @ Transition::Page { .. } => {
                 let leaf = self.apply(&p, t).await?.pop().ok_or_else(|| damaged(&p))?;
-                self.page_leaf(leaf, Some((page, asked))).await
+                self.page_leaf(leaf, first).await
             }
             Transition::Fail(failure) => Err(failure.into()),
             other => unreachable!("a counted new partition became {other:?}"),
@@ -96,14 +112,23 @@ impl Harvest {
     /// Counts `parts`, which tile `p`'s window, whose upstream count is `count`, and has the
     /// tree decide: they add up, and `p` becomes a split over them (each queued with its count
     /// and first page); they do not, and they are counted once more with `p`; they still do
-    /// not, and `p` fails.
+    /// not, and `p` fails. The last part is not counted when the others say it must split
+    /// again (see [`tree::inferred_last`]): its own parts check its count.
     async fn split(&self, p: &Partition, count: u64, parts: Vec<Window>) -> Result<Vec<Work>> {
         let hint = count / parts.len() as u64;
         let mut firsts = Vec::with_capacity(parts.len());
-        for w in &parts {
-            firsts.push(Some(self.first_page(w, Some(hint)).await?));
+        let mut counts = Vec::with_capacity(parts.len());
+        for (i, w) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            if last && let Some(n) = tree::inferred_last(count, &counts, &self.limits()) {
+                counts.push(n);
+                firsts.push(Some(Known::Inferred));
+                break;
+            }
+            let first = self.first_page(w, Some(hint)).await?;
+            counts.push(first.0.num_found);
+            firsts.push(Some(Known::Page(first)));
         }
-        let mut counts: Vec<u64> = firsts.iter().flatten().map(|f| f.0.num_found).collect();
         let node = Node::New { hint: None };
         let first = Observation::Parts {
             count,

@@ -4,13 +4,21 @@
 //!
 //! A 429 pauses every request, not just the one that met it: the service limits the key, not
 //! the partition.
+//!
+//! Whether to try again, and how long to wait first, is [`next_step`]: a pure function of the
+//! error, the retries so far and the 429s in a row, unit-tested below; the loop only carries it
+//! out. Every wait here follows tokio's clock, the rate limiter's too ([`TokioClock`]), so a
+//! test on tokio's paused clock sees each wait in virtual time, exactly.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -20,14 +28,12 @@ use crate::api::{Client, Page};
 use crate::error::{Error, Result};
 use crate::store::RunStats;
 
-/// The longest wait between two tries of one request (unless upstream asks for longer).
-pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// The longest `Retry-After` a run waits for; a longer one ends the run (cron runs it again
-/// later).
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-/// The longest extra gap a run of 429s adds between requests (and never more than the
-/// configured wait after a 429).
-pub const SLOWDOWN_CAP: Duration = Duration::from_secs(5);
+mod retry;
+
+pub use retry::{
+    BACKOFF_CAP, MAX_RETRY_AFTER, Next, SLOWDOWN_CAP, backoff, next_step, rate_limit_delay,
+};
+use retry::{narrower, wider};
 
 /// How requests are paced and retried; built from the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -59,10 +65,25 @@ impl From<&crate::config::Config> for Policy {
     }
 }
 
+/// The rate limiter's clock: the time since the fetcher was made, on tokio's clock, so that
+/// the limiter waits in the same time as every other wait here.
+#[derive(Clone, Copy, Debug)]
+pub struct TokioClock(Instant);
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
 pub struct Fetcher {
     client: Client,
     permits: Semaphore,
-    limiter: DefaultDirectRateLimiter,
+    limiter: Limiter,
     policy: Policy,
     shutdown: CancellationToken,
     /// No request starts before this instant (set by a 429).
@@ -81,6 +102,8 @@ pub struct Fetcher {
 pub type Label<'a> = &'a (dyn std::fmt::Display + Sync);
 
 impl Fetcher {
+    /// A fetcher for `client` paced and retried by `policy`, until `shutdown` is cancelled.
+    /// Its clock starts now, on the calling runtime's clock.
     pub fn new(client: Client, policy: Policy, shutdown: CancellationToken) -> Fetcher {
         let quota = Quota::with_period(Duration::from_secs_f64(1.0 / policy.rate))
             .expect("a positive rate gives a positive period")
@@ -88,7 +111,7 @@ impl Fetcher {
         Fetcher {
             client,
             permits: Semaphore::new(policy.concurrency.get() as usize),
-            limiter: RateLimiter::direct(quota),
+            limiter: RateLimiter::direct_with_clock(quota, TokioClock(Instant::now())),
             policy,
             shutdown,
             paused_until: Mutex::new(None),
@@ -127,108 +150,116 @@ impl Fetcher {
         self.with_retries(&"fields", || self.client.fields()).await
     }
 
+    /// Tries `send` until it succeeds or [`next_step`] says to stop, waiting as it says.
     async fn with_retries<T, F, Fut>(&self, label: Label<'_>, send: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut attempt = 0u32;
+        let mut retries = 0u32;
         loop {
-            let result = {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed");
-                self.wait_for_pause().await?;
-                let gap = *self.slowdown.lock().expect("not poisoned");
-                tokio::select! {
-                    _ = async {
-                        self.limiter.until_ready().await;
-                        tokio::time::sleep(gap).await;
-                    } => {}
-                    _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
-                }
-                if self.shutdown.is_cancelled() {
-                    return Err(Error::Interrupted);
-                }
-                let sent = self.requests.fetch_add(1, Ordering::Relaxed);
-                if sent >= self.policy.max_requests {
-                    self.requests.fetch_sub(1, Ordering::Relaxed);
-                    return Err(Error::RequestBudget(sent));
-                }
-                // A request in flight is dropped (its connection closed) when the run is
-                // asked to stop: nothing it would have brought is written.
-                tokio::select! {
-                    result = send() => result,
-                    _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
-                }
-            };
-            let error = match result {
+            let error = match self.try_once(&send).await? {
                 Ok(value) => {
                     self.rate_limit_streak.store(0, Ordering::Relaxed);
                     let mut gap = self.slowdown.lock().expect("not poisoned");
-                    *gap = gap.mul_f64(0.9);
+                    *gap = narrower(*gap);
                     return Ok(value);
                 }
-                Err(e) => e,
+                Err(error) => error,
             };
-            if let Error::Status { url, .. } = &error
-                && let Some(asked) = error.retry_after().filter(|a| *a > MAX_RETRY_AFTER)
-                && error.is_rate_limited()
-            {
-                return Err(Error::WaitTooLong {
-                    url: url.clone(),
-                    asked,
-                    limit: MAX_RETRY_AFTER,
-                });
-            }
-            if !error.should_retry() || attempt >= self.policy.max_retries {
-                return Err(error);
-            }
-            attempt += 1;
+            let streak = self.rate_limit_streak.load(Ordering::Relaxed);
+            let unit = fastrand::f64();
+            let (error, delay) = match next_step(error, retries, streak, &self.policy, unit) {
+                Next::Fail(error) => return Err(error),
+                Next::Retry {
+                    error,
+                    delay,
+                    rate_limited,
+                } => {
+                    if rate_limited {
+                        self.slow_down(delay);
+                    }
+                    (error, delay)
+                }
+            };
+            retries += 1;
             self.retries.fetch_add(1, Ordering::Relaxed);
-            let delay = if error.is_rate_limited() {
-                self.rate_limited.fetch_add(1, Ordering::Relaxed);
-                let streak = self.rate_limit_streak.fetch_add(1, Ordering::Relaxed);
-                let delay =
-                    rate_limit_delay(self.policy.rate_limit_wait, streak, error.retry_after());
-                self.pause_all(delay);
-                let mut gap = self.slowdown.lock().expect("not poisoned");
-                *gap = (*gap * 2)
-                    .max(Duration::from_secs_f64(1.0 / self.policy.rate))
-                    .min(SLOWDOWN_CAP.min(self.policy.rate_limit_wait));
-                delay
-            } else {
-                backoff(self.policy.retry_wait, attempt)
-            };
-            warn!(partition = %label, attempt, max = self.policy.max_retries, delay_ms = delay.as_millis() as u64, error = %error.report(), "retrying");
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
-            }
+            warn!(partition = %label, attempt = retries, max = self.policy.max_retries, delay_ms = delay.as_millis() as u64, error = %error.report(), "retrying");
+            self.unless_stopped(tokio::time::sleep(delay)).await?;
         }
     }
 
-    fn pause_all(&self, delay: Duration) {
-        let until = Instant::now() + delay;
-        let mut paused = self.paused_until.lock().expect("not poisoned");
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
+    /// One try of `send`, in turn: a permit, any pause after a 429, the limiter and the extra
+    /// gap, the request budget, then the request. The outer error ends the request at once
+    /// (the run was interrupted, or its budget is spent); the inner one is the try's.
+    async fn try_once<T, F, Fut>(&self, send: &F) -> Result<Result<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.wait_for_pause().await?;
+        self.unless_stopped(self.until_allowed()).await?;
+        let sent = self.requests.fetch_add(1, Ordering::Relaxed);
+        if sent >= self.policy.max_requests {
+            self.requests.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::RequestBudget(sent));
         }
+        // A request in flight is dropped (its connection closed) when the run is asked to
+        // stop: nothing it would have brought is written.
+        self.unless_stopped(send()).await
+    }
+
+    /// `work`'s output, unless the run is asked to stop first (or was already).
+    async fn unless_stopped<O>(&self, work: impl Future<Output = O>) -> Result<O> {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => Err(Error::Interrupted),
+            out = work => Ok(out),
+        }
+    }
+
+    /// Waits for the rate limiter, then for the extra gap that 429s have added (as it was
+    /// when the wait began).
+    async fn until_allowed(&self) {
+        let gap = *self.slowdown.lock().expect("not poisoned");
+        while let Err(not_until) = self.limiter.check() {
+            let now = self.limiter.clock().now();
+            tokio::time::sleep(not_until.wait_time_from(now)).await;
+        }
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+    }
+
+    /// After a 429 that will be retried in `delay`: every request waits as long, and the gap
+    /// between requests widens.
+    fn slow_down(&self, delay: Duration) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        self.rate_limit_streak.fetch_add(1, Ordering::Relaxed);
+        let until = Instant::now() + delay;
+        {
+            let mut paused = self.paused_until.lock().expect("not poisoned");
+            if paused.is_none_or(|p| p < until) {
+                *paused = Some(until);
+            }
+        }
+        let mut gap = self.slowdown.lock().expect("not poisoned");
+        *gap = wider(*gap, &self.policy);
     }
 
     async fn wait_for_pause(&self) -> Result<()> {
         let until = *self.paused_until.lock().expect("not poisoned");
-        if let Some(until) = until
-            && until > Instant::now()
-        {
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => {}
-                _ = self.shutdown.cancelled() => return Err(Error::Interrupted),
+        match until {
+            Some(until) if until > Instant::now() => {
+                self.unless_stopped(tokio::time::sleep_until(until)).await
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The counters so far (records are counted by the harvest, not here).
@@ -239,60 +270,5 @@ impl Fetcher {
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             ..RunStats::default()
         }
-    }
-}
-
-/// Exponential back-off for the `attempt`-th retry (from 1) starting at `base`, capped, with up
-/// to 50% jitter.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    jitter(exp.min(BACKOFF_CAP))
-}
-
-/// The wait after the `streak`-th 429 in a row (from 0): at least `floor` or what
-/// `Retry-After` asked, doubling with the streak, capped, with jitter on top (never below the
-/// floor).
-pub fn rate_limit_delay(floor: Duration, streak: u64, retry_after: Option<Duration>) -> Duration {
-    let floor = retry_after.unwrap_or_default().max(floor);
-    let grown = floor
-        .saturating_mul(1u32 << streak.min(8))
-        .min(BACKOFF_CAP.max(floor));
-    grown + jitter(grown) / 4
-}
-
-fn jitter(d: Duration) -> Duration {
-    d.mul_f64(0.5 + fastrand::f64() * 0.5)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: Duration = Duration::from_millis(500);
-    const FLOOR: Duration = Duration::from_secs(5);
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(BASE, 1) <= BASE && backoff(BASE, 1) >= BASE / 2);
-        assert!(backoff(BASE, 3) >= BASE * 2);
-        for attempt in [10, 20, 1000] {
-            assert!(backoff(BASE, attempt) <= BACKOFF_CAP);
-        }
-    }
-
-    #[test]
-    fn rate_limit_waits_at_least_five_seconds_or_what_upstream_asks() {
-        for streak in 0..20 {
-            let d = rate_limit_delay(FLOOR, streak, None);
-            assert!(d >= FLOOR, "{d:?}");
-            assert!(d <= BACKOFF_CAP + BACKOFF_CAP / 4, "{d:?}");
-        }
-        assert!(
-            rate_limit_delay(FLOOR, 0, Some(Duration::from_secs(30))) >= Duration::from_secs(30)
-        );
-        assert!(
-            rate_limit_delay(FLOOR, 0, Some(Duration::from_secs(90))) >= Duration::from_secs(90)
-        );
-        assert!(rate_limit_delay(FLOOR, 3, None) >= Duration::from_secs(40));
     }
 }

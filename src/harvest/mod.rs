@@ -68,9 +68,18 @@ pub struct Progress {
 pub type Observer = Box<dyn Fn(Progress) + Send + Sync>;
 
 /// A partition waiting for work, with the count its parent's split suggests (children of a
-/// split likely to be leaves are counted with a full first page, saving a request), and that
-/// first page when the split already fetched it.
-type Work = (Partition, Option<u64>, Option<First>);
+/// split likely to be leaves are counted with a full first page, saving a request), and what
+/// the split already knows of it.
+type Work = (Partition, Option<u64>, Option<Known>);
+
+/// What a split already knows of a part it queues.
+enum Known {
+    /// Its first page, which holds its count.
+    Page(First),
+    /// Its count (the hint), inferred from the parent's and the other parts': it was not
+    /// counted (see [`crate::tree::inferred_last`]).
+    Inferred,
+}
 
 /// A page at offset 0 already fetched, with the rows it asked for.
 type First = (Page, u64);

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{Harvest, Progress, Work};
+use super::{Harvest, Known, Progress, Work};
 use crate::error::{Error, Result};
 
 /// How often a progress line is logged.
@@ -37,11 +37,11 @@ pub(super) async fn work(
     let mut fatal = None;
     loop {
         while fatal.is_none() && !shutdown.is_cancelled() && tasks.len() < concurrency {
-            let Some((p, hint, first)) = queue.pop_front() else {
+            let Some((p, hint, known)) = queue.pop_front() else {
                 break;
             };
             let h = Arc::clone(h);
-            tasks.spawn(async move { h.process(p, hint, first).await });
+            tasks.spawn(async move { h.process(p, hint, known).await });
         }
         if tasks.is_empty() {
             break;
@@ -72,7 +72,9 @@ pub(super) async fn work(
 /// Parts that come with their first page are worked on next, so that pages do not pile up in
 /// the queue (memory stays flat); the others go to its end.
 fn enqueue(queue: &mut VecDeque<Work>, more: Vec<Work>) {
-    let (now, later): (Vec<Work>, Vec<Work>) = more.into_iter().partition(|w| w.2.is_some());
+    let (now, later): (Vec<Work>, Vec<Work>) = more
+        .into_iter()
+        .partition(|w| matches!(w.2, Some(Known::Page(_))));
     for w in now.into_iter().rev() {
         queue.push_front(w);
     }

@@ -20,7 +20,7 @@
 
 mod step;
 
-pub use step::{Next, Observation, Refusal, Transition, first_rows, next, step};
+pub use step::{Next, Observation, Refusal, Transition, first_rows, inferred_last, next, step};
 
 use crate::plan::Window;
 

@@ -127,6 +127,16 @@ pub fn first_rows(hint: Option<u64>, rows: u64, limits: &Limits) -> u64 {
     }
 }
 
+/// The count of the last of a split's parts, from the split's `count` and the counts of the
+/// parts before it, when that says it must split again (more than the cap): it is then not
+/// counted, as its own parts, which must add up to it, check it. `None` when it must be counted:
+/// it may be a leaf (whose count is checked by no one else), or the others already hold more
+/// than the split (upstream's counts disagree, to be seen by counting).
+pub fn inferred_last(count: u64, others: &[u64], limits: &Limits) -> Option<u64> {
+    let rest = count.checked_sub(others.iter().sum())?;
+    (rest > limits.cap).then_some(rest)
+}
+
 /// The one decision: what `node`, in `window`, becomes after `observation`, under `limits`.
 pub fn step(
     node: &Node,

@@ -26,6 +26,8 @@ pub struct Asked {
     pub criteria: Option<String>,
     pub start: u64,
     pub rows: u64,
+    /// When the server got it, on tokio's clock (virtual time in a test on the paused clock).
+    pub at: tokio::time::Instant,
 }
 
 impl Asked {
@@ -139,6 +141,7 @@ async fn answer(shared: &Shared, request: Request<Body>) -> Response {
         criteria: field("criteria"),
         start: field("start").and_then(|s| s.parse().ok()).unwrap_or(0),
         rows: field("rows").and_then(|s| s.parse().ok()).unwrap_or(100),
+        at: tokio::time::Instant::now(),
     };
     shared.asked.lock().unwrap().push(asked.clone());
     let reply = (shared.handler)(&asked).unwrap_or(if asked.path.ends_with("/fields") {

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oac_mirror::config::{self, Config, RawConfig};
-use oac_mirror::harvest::{self, Outcome, fetch::Fetcher};
+use oac_mirror::harvest::fetch::{Fetcher, Policy};
+use oac_mirror::harvest::{self, Outcome};
 use oac_mirror::replica::{Replica, Settings};
 use oac_mirror::store::Store;
 use oac_mirror::{Result, api};
@@ -70,9 +71,20 @@ pub fn config(
     to: &str,
     tweak: impl FnOnce(&mut RawConfig),
 ) -> Config {
+    config_at(&replica.base_url(), db, from, to, tweak)
+}
+
+/// [`config`] for the data set at `base_url` (a [`hostile::Hostile`] server, say).
+pub fn config_at(
+    base_url: &str,
+    db: &Path,
+    from: &str,
+    to: &str,
+    tweak: impl FnOnce(&mut RawConfig),
+) -> Config {
     let mut flags = RawConfig {
         db: Some(db.to_owned()),
-        base_url: Some(replica.base_url()),
+        base_url: Some(base_url.to_owned()),
         from: Some(from.into()),
         to: Some(to.into()),
         rate: Some(10_000.0),
@@ -85,12 +97,38 @@ pub fn config(
 
 /// Runs one harvest with `config`, as the binary does.
 pub async fn harvest(config: &Config) -> Result<Outcome> {
-    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)?
-        .with_max_response_bytes(config.max_response_bytes);
     let store = Store::open(&config.db)?;
     let shutdown = CancellationToken::new();
-    let fetcher = Fetcher::new(client, config.into(), shutdown.clone());
+    let fetcher = fetcher_for(config, shutdown.clone());
     harvest::run(config, fetcher, store, shutdown).await
+}
+
+/// The fetcher a harvest with `config` sends its requests through, as the binary makes it.
+pub fn fetcher_for(config: &Config, shutdown: CancellationToken) -> Fetcher {
+    let client = api::Client::new(&config.base_url, &config.api_key, config.timeouts)
+        .unwrap()
+        .with_max_response_bytes(config.max_response_bytes);
+    Fetcher::new(client, config.into(), shutdown)
+}
+
+/// A fetcher for the data set at `base_url`, with the test key, paced and retried by `policy`,
+/// each request given `request_timeout` (and ten seconds to connect).
+pub fn fetcher(
+    base_url: &str,
+    policy: Policy,
+    request_timeout: Duration,
+    shutdown: CancellationToken,
+) -> Fetcher {
+    let timeouts = api::Timeouts {
+        connect: Duration::from_secs(10),
+        request: request_timeout,
+    };
+    let key = api::ApiKey::new(Some(KEY.into()));
+    Fetcher::new(
+        api::Client::new(base_url, &key, timeouts).unwrap(),
+        policy,
+        shutdown,
+    )
 }
 
 /// Every row of `oa_citations`, ordered by id.
@@ -197,20 +235,24 @@ pub fn bin_against(replica: &Replica, db: &Path, sub: &str) -> Command {
 }
 
 /// Waits until a harvest running in another process has stored `at_least` records in `db`
-/// (a minute at most).
+/// (a minute and a half at most).
 pub async fn wait_for_records(db: &Path, at_least: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_for_rows(db, "citations", at_least).await;
+}
+
+/// Waits until `table` of `db` holds `at_least` rows, as another process commits them (a
+/// minute and a half at most).
+pub async fn wait_for_rows(db: &Path, table: &str, at_least: i64) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while committed_rows(db, table) < at_least {
         assert!(Instant::now() < deadline, "the harvest made no progress");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let n =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .and_then(|c| {
-                    c.query_row("SELECT count(*) FROM citations", [], |r| r.get::<_, i64>(0))
-                })
-                .unwrap_or(0);
-        if n >= at_least {
-            return;
-        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The rows of `table` committed to `db` so far (0 before the file or its schema exists).
+pub fn committed_rows(db: &Path, table: &str) -> i64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)))
+        .unwrap_or(0)
 }

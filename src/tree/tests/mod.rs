@@ -98,86 +98,68 @@ type Expect = fn(&Transition) -> bool;
 /// order of [`observations`]).
 fn expected() -> [[Expect; 8]; 6] {
     use Transition as T;
-    [
-        // New: counted → paged; parts → children; refused first page → count alone.
-        [
-            |t| {
-                *t == T::Page {
+    let stay: Expect = |t| *t == T::Stay;
+    let children: Expect =
+        |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2);
+    // New (and Failed, retried like it): counted → paged; parts → children; a refused first
+    // page → the count alone.
+    let new: [Expect; 8] = [
+        |t| {
+            matches!(
+                t,
+                T::Page {
                     count: 500,
-                    reason: None,
+                    reason: None
                 }
-            },
-            |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2),
-            |t| *t == T::Stay,
-            |t| {
-                *t == T::Retry {
+            )
+        },
+        children,
+        stay,
+        |t| {
+            matches!(
+                t,
+                T::Retry {
                     rows: 1,
-                    run_rows: None,
+                    run_rows: None
                 }
-            },
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-        ],
-        // Split: only its parts' counts mean anything; a comparison walks into it.
-        [
-            |t| *t == T::Stay,
-            |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2),
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-        ],
-        // Join: nothing of its own.
-        [|t| *t == T::Stay; 8],
-        // Leaf of 500 at offset 0.
-        [
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| {
-                *t == T::Store {
+            )
+        },
+        stay,
+        stay,
+        stay,
+        stay,
+    ];
+    // Split: only its parts' counts mean anything; a comparison walks into it.
+    let split = [stay, children, stay, stay, stay, stay, stay, stay];
+    // A leaf of 500 at offset 0.
+    let leaf: [Expect; 8] = [
+        stay,
+        stay,
+        |t| {
+            matches!(
+                t,
+                T::Store {
                     next_offset: 500,
-                    rows: None,
+                    rows: None
                 }
-            },
-            |t| {
-                *t == T::Retry {
+            )
+        },
+        |t| {
+            matches!(
+                t,
+                T::Retry {
                     rows: 500,
-                    run_rows: None,
+                    run_rows: None
                 }
-            },
-            |t| matches!(t, T::Page { count: 600, reason: Some(r) } if r.contains("counted again: 600")),
-            |t| *t == T::Check,
-            |t| *t == T::Done,
-            |t| *t == T::Stay,
-        ],
-        // Done: only a comparison moves it (see the tests of moved nodes).
-        [|t| *t == T::Stay; 8],
-        // Failed: retried like a new node.
-        [
-            |t| {
-                *t == T::Page {
-                    count: 500,
-                    reason: None,
-                }
-            },
-            |t| matches!(t, T::Children { count: 20_000, parts } if parts.len() == 2),
-            |t| *t == T::Stay,
-            |t| {
-                *t == T::Retry {
-                    rows: 1,
-                    run_rows: None,
-                }
-            },
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-            |t| *t == T::Stay,
-        ],
-    ]
+            )
+        },
+        |t| matches!(t, T::Page { count: 600, reason: Some(r) } if r.contains("counted again: 600")),
+        |t| *t == T::Check,
+        |t| *t == T::Done,
+        stay,
+    ];
+    // Join: nothing of its own. Done: only a comparison moves it (see the moved nodes' test).
+    [new, split, [stay; 8], leaf, [stay; 8], new]
 }
 
 #[test]
@@ -294,4 +276,20 @@ fn a_row_becomes_the_node_its_state_says_or_none_when_it_contradicts_it() {
         row(PartitionState::Failed, None, None).node(),
         Some(Node::Failed)
     );
+}
+
+#[test]
+fn the_last_part_is_inferred_only_when_it_must_split_again() {
+    // 25,000 in the split, 3,000 in the first half: the second holds 22,000, over the cap.
+    assert_eq!(inferred_last(25_000, &[3_000], &LIMITS), Some(22_000));
+    // A second half that may be a leaf is counted: nothing else checks a leaf's count.
+    assert_eq!(inferred_last(25_000, &[16_000], &LIMITS), None);
+    assert_eq!(inferred_last(20_000, &[10_000], &LIMITS), None);
+    // Parts that already hold more than the split: counting shows what upstream says.
+    assert_eq!(inferred_last(25_000, &[26_000], &LIMITS), None);
+    let lowered = Limits {
+        cap: 1_000,
+        ..LIMITS
+    };
+    assert_eq!(inferred_last(25_000, &[16_000], &lowered), Some(9_000));
 }
