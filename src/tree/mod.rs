@@ -18,9 +18,11 @@
 //! typed values. [`PartitionState`] is the stored form of a node's kind; [`Node`] adds what the
 //! kind implies (a leaf has a count and a sweep; a join has no count of its own).
 
+mod ask;
 mod step;
 
-pub use step::{Next, Observation, Refusal, Transition, first_rows, inferred_last, next, step};
+pub use ask::{Next, first_rows, inferred_last, next};
+pub use step::{Observation, Refusal, Transition, step};
 
 use crate::plan::Window;
 
