@@ -40,6 +40,8 @@ FROM citations ORDER BY rowid;
 DROP TABLE citations;
 ALTER TABLE citations_v5 RENAME TO citations;
 CREATE INDEX citations_id_key ON citations (id_key);
+-- For finding a record by its id in queries (the harvest defers it, see store/indexes.rs).
+CREATE UNIQUE INDEX citations_id ON citations (id);
 CREATE INDEX citations_create_date_time ON citations (create_date_time);
 CREATE INDEX citations_office_action ON citations (office_action_id);
 CREATE INDEX citations_reference ON citations (reference_id);
@@ -54,5 +56,5 @@ CREATE INDEX cited_references_reference_key ON cited_references (reference_key);
 PRAGMA legacy_alter_table = OFF;
 
 INSERT INTO schema_docs (object, column_name, description) VALUES
-('citations', 'id_key', 'A 64-bit key of id (oac-mirror''s own hash of the text), indexed for the harvest''s lookups; not unique, and not from upstream. To find a record by id, compare id.'),
+('citations', 'id_key', 'A 64-bit key of id (oac-mirror''s own hash of the text), indexed for the harvest''s lookups; not unique, and not from upstream. To find a record by id, compare id (indexed once the mirror is complete).'),
 ('cited_references', 'reference_key', 'A 64-bit key of the two reference texts (oac-mirror''s own hash), indexed for the harvest''s lookups; not unique, and not from upstream.');

@@ -11,7 +11,13 @@ use super::Store;
 use crate::error::{Error, Result};
 
 /// Each index's name and definition, exactly as the migrations create them.
-pub const QUERY_INDEXES: [(&str, &str); 7] = [
+pub const QUERY_INDEXES: [(&str, &str); 8] = [
+    // A record by its id: the harvest finds records by `id_key` (see migration 0005); this is
+    // for the people who query the mirror, and holds the ids unique once it is complete.
+    (
+        "citations_id",
+        "CREATE UNIQUE INDEX IF NOT EXISTS citations_id ON citations (id)",
+    ),
     (
         "citations_office_action",
         "CREATE INDEX IF NOT EXISTS citations_office_action ON citations (office_action_id)",

@@ -408,6 +408,15 @@ async fn query_indexes_wait_for_the_run_that_proves_the_mirror_complete() {
     );
     assert_eq!(view_rows(&db), expected_rows(&docs));
     assert_eq!(soundness(&read_only(&db)), ("ok".to_owned(), vec![]));
+    // An analyst's look-up of one record by its id goes through an index, not a scan.
+    let plan: String = read_only(&db)
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT * FROM citations WHERE id = 'x'",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("USING INDEX citations_id"), "{plan}");
 
     // A complete mirror keeps them through a refresh.
     let outcome = harvest(&cfg).await.unwrap();
