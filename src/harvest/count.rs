@@ -4,7 +4,7 @@
 
 use tracing::{debug, warn};
 
-use super::{First, Harvest, Known, Work, proof::damaged};
+use super::{First, Harvest, Known, Work};
 use crate::api::query;
 use crate::error::{Error, Result};
 use crate::plan::Window;
@@ -27,12 +27,12 @@ impl Harvest {
             Some(Node::Leaf(_)) => {
                 let first = match known {
                     Some(Known::Page(first)) => Some(first),
-                    Some(Known::Inferred) | None => None,
+                    Some(Known::Inferred(_)) | None => None,
                 };
                 self.page_leaf(p, first).await
             }
             Some(Node::Split { .. } | Node::Join | Node::Done { .. } | Node::Failed) => Ok(vec![]),
-            None => Err(damaged(&p)),
+            None => Err(p.damaged()),
         };
         match result {
             Err(e) if !e.is_fatal() => {
@@ -53,15 +53,17 @@ impl Harvest {
         hint: Option<u64>,
         known: Option<Known>,
     ) -> Result<Vec<Work>> {
-        let first = match known {
-            Some(Known::Page(first)) => Some(first),
-            Some(Known::Inferred) => None,
-            None => Some(self.first_page(&p.window, hint).await?),
-        };
-        let count = match (&first, hint) {
-            (Some((page, _)), _) => page.num_found,
-            (None, Some(inferred)) => inferred,
-            (None, None) => self.count(&p.window).await?,
+        let (first, count) = match known {
+            Some(Known::Inferred(count)) => (None, count),
+            Some(Known::Page(first)) => {
+                let count = first.0.num_found;
+                (Some(first), count)
+            }
+            None => {
+                let first = self.first_page(&p.window, hint).await?;
+                let count = first.0.num_found;
+                (Some(first), count)
+            }
         };
         match step(
             &Node::New { hint },
@@ -71,7 +73,7 @@ impl Harvest {
         ) {
             Transition::Split { count, parts } => self.split(&p, count, parts).await,
             t @ Transition::Page { .. } => {
-                let leaf = self.apply(&p, t).await?.pop().ok_or_else(|| damaged(&p))?;
+                let leaf = self.apply(&p, t).await?.pop().ok_or_else(|| p.damaged())?;
                 self.page_leaf(leaf, first).await
             }
             Transition::Fail(failure) => Err(failure.into()),
@@ -122,7 +124,7 @@ impl Harvest {
             let last = i + 1 == parts.len();
             if last && let Some(n) = tree::inferred_last(count, &counts, &self.limits()) {
                 counts.push(n);
-                firsts.push(Some(Known::Inferred));
+                firsts.push(Some(Known::Inferred(n)));
                 break;
             }
             let first = self.first_page(w, Some(hint)).await?;

@@ -8,13 +8,12 @@ use tracing::{debug, warn};
 
 use super::checks::{check_family_page, check_page};
 use super::count::refusal;
-use super::proof::damaged;
 use super::{First, Harvest, Work};
 use crate::api::{Page, query, record};
 use crate::error::{Error, Result};
 use crate::store::Partition;
 use crate::store::writer::Pending;
-use crate::tree::{self, Leaf, Next, Node, Observation, Transition, step};
+use crate::tree::{self, Leaf, Limits, Next, Node, Observation, Transition, step};
 
 /// What a sweep learned that the checkpoint does not keep.
 struct Sweep {
@@ -28,6 +27,8 @@ struct Sweep {
     outside: u64,
     /// The page being stored while the next one is fetched.
     stored: Option<Pending<u64>>,
+    /// The page at offset 0 the count brought, until it is used.
+    first: Option<First>,
 }
 
 /// What the leaf needs next, besides a page.
@@ -74,8 +75,9 @@ impl Harvest {
             last_ids: None,
             outside: 0,
             stored: None,
+            first,
         };
-        let result = self.drive_leaf(p, first, &mut sweep).await;
+        let result = self.drive_leaf(p, &mut sweep).await;
         // Paging stopped on an error with a page still being stored: that page's own error
         // (the store's, which stops the harvest) must not be lost behind the one that stopped
         // paging (a failed request, which only fails the leaf).
@@ -88,19 +90,14 @@ impl Harvest {
     }
 
     /// [`Harvest::page_leaf`]'s loop: observe, step, follow.
-    async fn drive_leaf(
-        &self,
-        mut p: Partition,
-        mut first: Option<First>,
-        sweep: &mut Sweep,
-    ) -> Result<Vec<Work>> {
+    async fn drive_leaf(&self, mut p: Partition, sweep: &mut Sweep) -> Result<Vec<Work>> {
         let criteria = query::criteria(&p.window);
         let mut ask = Ask::Page;
         loop {
             let leaf = self.leaf(&p, sweep)?;
             let limits = self.limits();
             let seen = self
-                .observe(&p, &leaf, ask, &mut first, sweep, &criteria)
+                .observe(&p, &leaf, &limits, ask, sweep, &criteria)
                 .await?;
             let (t, fetched, refused) = match seen {
                 Seen::Observed(observation, fetched, refused) => {
@@ -123,16 +120,16 @@ impl Harvest {
         &self,
         p: &Partition,
         leaf: &Leaf,
+        limits: &Limits,
         ask: Ask,
-        first: &mut Option<First>,
         sweep: &mut Sweep,
         criteria: &str,
     ) -> Result<Seen> {
         let seen = |o| Seen::Observed(o, None, None);
         Ok(match ask {
-            Ask::Page => match tree::next(leaf, sweep.rows, &self.limits()) {
+            Ask::Page => match tree::next(leaf, sweep.rows, limits) {
                 Next::Page { start, ask } => {
-                    let (fetched, ask) = match first.take() {
+                    let (fetched, ask) = match sweep.first.take() {
                         Some((page, asked)) => (Ok(page), asked),
                         None => {
                             let fetched = self.fetch.records(&p.window, criteria, start, ask).await;
@@ -212,7 +209,7 @@ impl Harvest {
             Transition::Check => go(p, Ask::Stored),
             Transition::Page { ref reason, .. } => {
                 warn!(partition = %p.window, reason = reason.as_deref().unwrap_or(""), "fetching the partition again");
-                let restarted = self.apply(&p, t).await?.pop().ok_or_else(|| damaged(&p))?;
+                let restarted = self.apply(&p, t).await?.pop().ok_or_else(|| p.damaged())?;
                 (sweep.outside, sweep.last_ids) = (0, None);
                 go(restarted, Ask::Page)
             }
@@ -240,7 +237,7 @@ impl Harvest {
                 recounted: sweep.recounted,
                 ..leaf
             }),
-            _ => Err(damaged(p)),
+            _ => Err(p.damaged()),
         }
     }
 
@@ -297,7 +294,7 @@ impl Harvest {
         let served = page.docs.len() as u64;
         self.pages.observe(page.bytes, page.docs.len());
         let next = leaf.next_offset + served;
-        let (id, sweep_id) = (leaf.id, leaf.sweep.ok_or_else(|| damaged(&leaf))?);
+        let (id, sweep_id) = (leaf.id, leaf.sweep.ok_or_else(|| leaf.damaged())?);
         let window = leaf.window.clone();
         let docs = page.docs;
         let dataset = self.dataset;

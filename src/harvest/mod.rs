@@ -76,9 +76,9 @@ type Work = (Partition, Option<u64>, Option<Known>);
 enum Known {
     /// Its first page, which holds its count.
     Page(First),
-    /// Its count (the hint), inferred from the parent's and the other parts': it was not
-    /// counted (see [`crate::tree::inferred_last`]).
-    Inferred,
+    /// Its count, inferred from the parent's and the other parts': it was not counted (see
+    /// [`crate::tree::inferred_last`]).
+    Inferred(u64),
 }
 
 /// A page at offset 0 already fetched, with the rows it asked for.

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{Harvest, queue, survey};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::{Partition, PartitionState};
 use crate::tree::{Observation, step};
 
@@ -134,7 +134,7 @@ async fn refetch_moved(
     let found = survey::descend(&h.fetch, &h.writer, root, upstream, measure, false).await?;
     for m in found.moved {
         let p = m.partition;
-        let node = p.node().ok_or_else(|| damaged(&p))?;
+        let node = p.node().ok_or_else(|| p.damaged())?;
         let (local, upstream) = (m.local, m.upstream);
         let t = step(
             &node,
@@ -157,17 +157,4 @@ async fn refetch_moved(
         gaps.push(text);
     }
     Ok(gaps)
-}
-
-/// The error for a row whose state contradicts its columns (see [`Partition::node`]).
-pub(super) fn damaged(p: &Partition) -> Error {
-    Error::UnknownState {
-        partition: p.id,
-        state: format!(
-            "{} with count {:?} and sweep {:?}",
-            p.state.as_str(),
-            p.count,
-            p.sweep
-        ),
-    }
 }

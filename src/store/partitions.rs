@@ -221,7 +221,7 @@ impl Store {
     /// Marks a verified leaf done, and the records stored earlier in its window that its sweep
     /// did not see deleted (they vanished upstream or moved out of the window).
     pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<()> {
-        let sweep = leaf.sweep.ok_or_else(|| not_a_leaf(leaf))?;
+        let sweep = leaf.sweep.ok_or_else(|| leaf.damaged())?;
         let (range, args) = range_clause(&leaf.window);
         let tx = self
             .conn
@@ -353,14 +353,6 @@ impl Store {
             )
             .map(|_| ())
             .map_err(Error::sqlite("note partition error"))
-    }
-}
-
-/// The error for a row that should be a leaf and is not: only a damaged database holds one.
-fn not_a_leaf(p: &Partition) -> Error {
-    Error::UnknownState {
-        partition: p.id,
-        state: format!("{} without a sweep", p.state.as_str()),
     }
 }
 

@@ -147,6 +147,22 @@ impl Partition {
     }
 }
 
+impl Partition {
+    /// The error for a row whose state contradicts its columns (see [`Partition::node`]):
+    /// only a damaged database holds one.
+    pub fn damaged(&self) -> crate::error::Error {
+        crate::error::Error::UnknownState {
+            partition: self.id,
+            state: format!(
+                "{} with count {:?} and sweep {:?}",
+                self.state.as_str(),
+                self.count,
+                self.sweep
+            ),
+        }
+    }
+}
+
 /// The run's limits a decision depends on. Some move during a run (upstream may page less far
 /// or serve smaller pages than configured), so the harvest reads them afresh for each step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

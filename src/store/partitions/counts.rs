@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{CURRENT_REJECTS, not_a_leaf, range_clause, state_in};
+use super::{CURRENT_REJECTS, range_clause, state_in};
 use crate::error::{Error, Result};
 use crate::plan::Window;
 use crate::store::{Partition, PartitionState, Store};
@@ -12,7 +12,7 @@ impl Store {
     /// What the leaf's sweep holds: the records it stored plus the ones it quarantined, to be
     /// compared with its upstream count (see [`crate::tree::Observation::Stored`]).
     pub fn swept(&self, leaf: &Partition) -> Result<u64> {
-        let sweep = leaf.sweep.ok_or_else(|| not_a_leaf(leaf))?;
+        let sweep = leaf.sweep.ok_or_else(|| leaf.damaged())?;
         let (range, args) = range_clause(&leaf.window);
         let stored: u64 = self
             .conn
