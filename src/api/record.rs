@@ -151,19 +151,6 @@ pub fn parse_raw(raw: &RawValue) -> Result<Citation, Rejected> {
     }
 }
 
-/// A record's `id` when it is a string, read without reading the rest into memory.
-pub fn id_of(raw: &RawValue) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Id<'a> {
-        #[serde(borrow, default)]
-        id: Option<Cow<'a, str>>,
-    }
-    serde_json::from_str::<Id<'_>>(raw.get())
-        .ok()?
-        .id
-        .map(Cow::into_owned)
-}
-
 /// Checks one element of `docs`.
 pub fn parse(doc: Value) -> Result<Citation, Rejected> {
     let Value::Object(mut map) = doc else {

@@ -199,13 +199,16 @@ fn action_id(
         .map_err(Error::sqlite("look up office action"))?;
     let id = match found {
         Some(id) => id,
-        None => tx
-            .prepare_cached(
+        None => {
+            // `last_insert_rowid`, not `RETURNING`: see `dimensions::action_id`.
+            tx.prepare_cached(
                 "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number)
-                 VALUES (?1, ?2) RETURNING office_action_id",
+                 VALUES (?1, ?2)",
             )
-            .and_then(|mut s| s.query_row(params![key.0, key.1], |row| row.get(0)))
-            .map_err(Error::sqlite("store office action"))?,
+            .and_then(|mut s| s.execute(params![key.0, key.1]))
+            .map_err(Error::sqlite("store office action"))?;
+            tx.last_insert_rowid()
+        }
     };
     if cache.len() >= ACTION_CACHE_LIMIT {
         cache.clear();

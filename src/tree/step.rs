@@ -27,7 +27,7 @@ pub enum Observation {
         earlier: Option<u64>,
     },
     /// A page at `start`, `ask` records asked for: `served` came, upstream now claims
-    /// `num_found`, and `repeated` when its ids are the last page's.
+    /// `num_found`, and `repeated` when its records are the last page's, byte for byte.
     Page {
         start: u64,
         ask: u64,
