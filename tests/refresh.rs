@@ -719,11 +719,12 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
     let (_dir, db) = temp_db();
     let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
     assert!(harvest(&cfg).await.unwrap().complete);
-    // Take the database back to schema version 2 (undoing 0005, 0004, then 0003).
+    // Take the database back to schema version 2 (undoing 0006, 0005, 0004, then 0003).
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP INDEX citations_id_key; ALTER TABLE citations DROP COLUMN id_key;
+            "DROP INDEX citations_create_date_time; CREATE INDEX citations_create_date_time ON citations (create_date_time);
+             ALTER TABLE citations DROP COLUMN id_key;
              DROP INDEX cited_references_reference_key; ALTER TABLE cited_references DROP COLUMN reference_key;
              CREATE UNIQUE INDEX cited_references_key ON cited_references (
                  ifnull(reference_identifier, ''), ifnull(parsed_reference_identifier, ''));

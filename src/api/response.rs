@@ -103,7 +103,10 @@ async fn read_body(url: &str, mut response: reqwest::Response, limit: u64) -> Re
     if success && response.content_length().is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = Vec::new();
+    // Sized once from the header when there is one: a 5 MB page read into a growing buffer
+    // is copied about a dozen times, into memory the kernel must zero each time.
+    let expected = response.content_length().map_or(0, |n| n.min(limit));
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     while let Some(chunk) = response.chunk().await.map_err(|source| Error::Transport {
         url: url.to_owned(),
         source,

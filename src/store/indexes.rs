@@ -74,31 +74,100 @@ impl Store {
         Ok(true)
     }
 
-    /// Builds the query indexes that are missing; returns how many it built.
+    /// Builds the query indexes that are missing; returns how many it built. The copies of a
+    /// record that moved during a first harvest are merged first (see [`merge_moved`]), and
+    /// the run being recorded counts the merge as the update it was.
     pub fn build_query_indexes(&mut self) -> Result<usize> {
         self.flush()?;
-        build_missing(&self.conn)
+        build(&self.conn, self.run.as_ref())
     }
 }
 
 /// Builds the query indexes missing from `conn`'s database; returns how many it built.
 pub fn build_missing(conn: &Connection) -> Result<usize> {
+    build(conn, None)
+}
+
+fn build(conn: &Connection, run: Option<&(i64, String)>) -> Result<usize> {
     let mut built = 0;
     for (name, sql) in QUERY_INDEXES {
-        let exists: bool = conn
-            .query_row(
-                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'index' AND name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("read the schema"))?;
-        if !exists {
-            conn.execute_batch(sql)
-                .map_err(Error::sqlite(format!("build index {name}")))?;
-            built += 1;
+        if has_index(conn, name)? {
+            continue;
         }
+        let first = conn.execute_batch(sql);
+        let unique_failed = matches!(&first, Err(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation));
+        if name == "citations_id" && unique_failed {
+            let merged = merge_moved(conn, run)?;
+            tracing::info!(
+                merged,
+                "merged the copies of records that moved between windows during the first harvest"
+            );
+            conn.execute_batch(sql)
+        } else {
+            first
+        }
+        .map_err(Error::sqlite(format!("build index {name}")))?;
+        built += 1;
     }
     Ok(built)
+}
+
+/// True when `conn`'s database has the index `name`.
+pub(super) fn has_index(conn: &Connection, name: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'index' AND name = ?1")
+        .and_then(|mut s| s.query_row([name], |r| r.get(0)))
+        .map_err(Error::sqlite("read the schema"))
+}
+
+/// Merges the rows that share an id into one, and returns how many rows it removed.
+///
+/// Before the mirror has `citations_id`, the write path finds a record by its
+/// `create_date_time` (see `store::records`): a record whose `create_date_time` upstream
+/// changed between the fetches of its old and its new window is stored twice, once in each.
+/// Of such rows the one kept is the live one (not marked deleted) of the latest sweep: what
+/// the update in place of a found record would have left. For the run recording (`run`),
+/// each removed row was an update, not an addition, and a removed row this run had marked
+/// deleted was not a deletion either.
+fn merge_moved(conn: &Connection, run: Option<&(i64, String)>) -> Result<u64> {
+    let sql = "CREATE TEMP TABLE merged_away AS
+        SELECT rowid AS row, deleted_at FROM (
+            SELECT rowid, deleted_at, row_number() OVER (
+                PARTITION BY id ORDER BY deleted_at IS NOT NULL, sweep DESC, rowid DESC) AS n
+            FROM citations WHERE id IN (SELECT id FROM citations GROUP BY id HAVING count(*) > 1))
+        WHERE n > 1";
+    let merge = || -> rusqlite::Result<u64> {
+        conn.execute_batch(sql)?;
+        if let Some((run, started)) = run {
+            conn.execute(
+                "UPDATE runs SET records_added = records_added - m.n, records_updated = records_updated + m.n,
+                    records_deleted = records_deleted - m.revived
+                 FROM (SELECT count(*) AS n, count(CASE WHEN deleted_at >= ?2 THEN 1 END) AS revived
+                       FROM temp.merged_away) AS m
+                 WHERE run_id = ?1",
+                rusqlite::params![run, started],
+            )?;
+        }
+        let removed = conn.execute(
+            "DELETE FROM citations WHERE rowid IN (SELECT row FROM temp.merged_away)",
+            [],
+        )?;
+        conn.execute_batch("DROP TABLE temp.merged_away")?;
+        Ok(removed as u64)
+    };
+    // A savepoint, not a transaction: `pack` builds the indexes inside one of its own.
+    conn.execute_batch("SAVEPOINT merge_moved")
+        .map_err(Error::sqlite("begin merging moved records"))?;
+    match merge() {
+        Ok(removed) => conn
+            .execute_batch("RELEASE merge_moved")
+            .map(|()| removed)
+            .map_err(Error::sqlite("commit merging moved records")),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO merge_moved; RELEASE merge_moved");
+            Err(Error::sqlite("merge moved records")(e))
+        }
+    }
 }
 
 #[cfg(test)]

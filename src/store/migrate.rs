@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_refresh.sql"),
     include_str!("../../migrations/0004_family.sql"),
     include_str!("../../migrations/0005_compact_keys.sql"),
+    include_str!("../../migrations/0006_time_keys.sql"),
 ];
 
 impl Store {
@@ -228,8 +229,10 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
+        // 0006 replaced the key's own index with one after create_date_time.
         assert!(
-            indexes.contains(&"citations_id_key".to_owned()),
+            indexes.contains(&"citations_create_date_time".to_owned())
+                && !indexes.contains(&"citations_id_key".to_owned()),
             "{indexes:?}"
         );
         assert!(!indexes.iter().any(|i| i == "cited_references_key" || i.starts_with("sqlite_autoindex_citations")), "{indexes:?}");

@@ -86,10 +86,18 @@ const INSERT: &str = "INSERT INTO citations (id, office_action_id, reference_id,
     office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep, id_key)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
-/// The stored row of an id (?2) and its key (?1), and whether it is marked deleted. (A single
-/// `INSERT ... SELECT ... WHERE NOT EXISTS` would need a statement journal, which costs more in a
-/// large transaction than the lookup.)
-const LOOKUP: &str = "SELECT rowid, deleted_at FROM citations WHERE id_key = ?1 AND id = ?2";
+/// The stored row of an id (?2), and whether it is marked deleted, found through the index of
+/// `create_date_time` (?3) and the id's key (?1): in time order, so that a harvest reads and
+/// writes its pages one after another. Used while the mirror has no `citations_id` (a first
+/// harvest): a record whose `create_date_time` moved is not found, and its two rows are merged
+/// when `citations_id` is built (see [`super::indexes`]). (A single `INSERT ... SELECT ...
+/// WHERE NOT EXISTS` would need a statement journal, which costs more in a large transaction
+/// than the lookup.)
+const LOOKUP_BY_TIME: &str = "SELECT rowid, deleted_at FROM citations WHERE create_date_time = ?3 AND id_key = ?1 AND id = ?2";
+
+/// [`LOOKUP_BY_TIME`] once the mirror has `citations_id`: by the id alone, wherever its
+/// `create_date_time` went.
+const LOOKUP_BY_ID: &str = "SELECT rowid, deleted_at FROM citations WHERE id = ?1";
 
 /// Changes the stored row ?15 when upstream changed the record (or it was marked deleted); the
 /// parameters are those of [`INSERT`].
@@ -113,11 +121,12 @@ fn write_page(
     rejected: &[Rejected],
 ) -> Result<()> {
     let (id, sweep, next_offset) = page;
-    // Most records are new: a lookup in the compact key's index finds nothing and one insert
-    // stores them; only an id already stored (a refresh, a record that moved between windows)
+    // Most records are new: a lookup finds nothing and one insert stores them; only an id
+    // already stored (a refresh, a leaf fetched again, a record that moved between windows)
     // takes the path of `stored_again`.
+    let by_id = super::indexes::has_index(tx, "citations_id")?;
     let mut lookup = tx
-        .prepare_cached(LOOKUP)
+        .prepare_cached(if by_id { LOOKUP_BY_ID } else { LOOKUP_BY_TIME })
         .map_err(Error::sqlite("prepare citation lookup"))?;
     let mut insert = tx
         .prepare_cached(INSERT)
@@ -127,10 +136,14 @@ fn write_page(
         let action = action_id(tx, caches, c)?;
         let reference = reference_id(tx, caches, c)?;
         let key = super::key::of_id(&c.id);
-        let found: Option<(i64, Option<String>)> = lookup
-            .query_row(params![key, c.id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
+        let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        let found: Option<(i64, Option<String>)> = if by_id {
+            lookup.query_row(params![c.id], row)
+        } else {
+            lookup.query_row(params![key, c.id, c.create_date_time], row)
+        }
+        .optional()
+        .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
         let values = params![
             c.id,
             action,

@@ -222,8 +222,9 @@ async fn a_queued_page_that_fails_to_store_stops_the_harvest() {
 }
 
 /// Records are found by a 64-bit key of their id, and two ids may share one: the write path
-/// compares the id too. A stored row made to share the key of a new id ("impostor", as if two
-/// real ids collided) neither hides the new record nor takes its updates.
+/// compares the id too. A stored row made to share the second and the key of a new id
+/// ("impostor", as if two real ids collided) neither hides the new record nor takes its
+/// updates.
 #[test]
 fn ids_that_share_a_key_stay_two_records() {
     let (_dir, db) = temp_db();
@@ -235,8 +236,9 @@ fn ids_that_share_a_key_stay_two_records() {
     store
         .conn()
         .execute(
-            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, legal_section_code)
-             SELECT 'impostor', office_action_id, reference_id, sweep, ?1, 'impostor' FROM citations WHERE id = 'first'",
+            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, legal_section_code, create_date_time)
+             SELECT 'impostor', office_action_id, reference_id, sweep, ?1, 'impostor', create_date_time
+             FROM citations WHERE id = 'first'",
             [oac_mirror::store::key::of_id("second")],
         )
         .unwrap();
@@ -265,4 +267,88 @@ fn ids_that_share_a_key_stay_two_records() {
         )
         .unwrap();
     assert_eq!(counts, (2, 1));
+}
+
+/// The changes the run recorded: added, updated, deleted.
+fn run_changes(store: &Store) -> (i64, i64, i64) {
+    store
+        .conn()
+        .query_row(
+            "SELECT records_added, records_updated, records_deleted FROM runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
+/// In a first harvest (no `citations_id` yet) a record is found by its second: one whose
+/// `createDateTime` moved between the fetches of its two windows is stored in both. Building
+/// `citations_id` merges them into the copy the later sweep stored, and the run counts an
+/// update, not an addition; a record stored again in its own second is found, not copied.
+#[test]
+fn a_record_that_moved_in_a_first_harvest_is_merged_when_the_id_index_is_built() {
+    let (_dir, db) = temp_db();
+    let (mut store, a, b) = two_leaves(&db);
+    assert!(store.defer_query_indexes().unwrap(), "a first harvest");
+    store
+        .put_page(
+            a.id,
+            a.sweep.unwrap(),
+            2,
+            &[record(&a, "mover", "1"), record(&a, "stayer", "1")],
+            &[],
+        )
+        .unwrap();
+    // The same record again in its own second is found, not stored twice.
+    let mut again = record(&a, "stayer", "1");
+    again.legal_section_code = Some("102".into());
+    store
+        .put_page(a.id, a.sweep.unwrap(), 3, &[again], &[])
+        .unwrap();
+    // The mover, fetched again in b's window, where upstream now dates it.
+    let mut moved = record(&b, "mover", "1");
+    moved.legal_section_code = Some("103".into());
+    store
+        .put_page(b.id, b.sweep.unwrap(), 1, &[moved], &[])
+        .unwrap();
+    store.flush().unwrap();
+    let count = |store: &Store, id: &str| -> i64 {
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM citations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!((count(&store, "mover"), count(&store, "stayer")), (2, 1));
+    assert_eq!(run_changes(&store), (3, 1, 0));
+
+    assert!(store.build_query_indexes().unwrap() > 0);
+    assert_eq!((count(&store, "mover"), count(&store, "stayer")), (1, 1));
+    let kept: (String, Option<String>, i64) = store
+        .conn()
+        .query_row(
+            "SELECT create_date_time, legal_section_code, sweep FROM citations WHERE id = 'mover'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        kept,
+        (
+            b.window.lo.to_string(),
+            Some("103".to_owned()),
+            b.sweep.unwrap()
+        )
+    );
+    assert_eq!(run_changes(&store), (2, 2, 0));
+    let unique: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'citations_id'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unique, 1);
 }
