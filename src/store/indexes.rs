@@ -268,6 +268,33 @@ mod tests {
         assert_eq!(settings(), (2, -64 * 1024), "restored after a failure");
     }
 
+    /// In a first harvest (no `citations_id`) a record is looked up through the index in time
+    /// order, and a leaf's records of one sweep are counted from that index alone.
+    #[test]
+    fn a_first_harvest_reads_the_index_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        assert!(store.defer_query_indexes().unwrap());
+        let plan = |sql: &str| -> String {
+            store
+                .conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
+                .unwrap()
+        };
+        let lookup = plan(&crate::store::records::LOOKUP_BY_TIME.replace(['?'], "1"));
+        assert!(
+            lookup.contains("INDEX citations_create_date_time (create_date_time=? AND id_key=?)"),
+            "{lookup}"
+        );
+        let swept = plan(
+            "SELECT count(*) FROM citations WHERE create_date_time >= '1' AND create_date_time <= '2' AND sweep = 1",
+        );
+        assert!(
+            swept.contains("COVERING INDEX citations_create_date_time"),
+            "{swept}"
+        );
+    }
+
     /// A mirror that was proven complete once keeps its indexes.
     #[test]
     fn a_complete_mirror_keeps_them() {

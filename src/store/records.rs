@@ -93,7 +93,7 @@ const INSERT: &str = "INSERT INTO citations (id, office_action_id, reference_id,
 /// when `citations_id` is built (see [`super::indexes`]). (A single `INSERT ... SELECT ...
 /// WHERE NOT EXISTS` would need a statement journal, which costs more in a large transaction
 /// than the lookup.)
-const LOOKUP_BY_TIME: &str = "SELECT rowid, deleted_at FROM citations WHERE create_date_time = ?3 AND id_key = ?1 AND id = ?2";
+pub(super) const LOOKUP_BY_TIME: &str = "SELECT rowid, deleted_at FROM citations WHERE create_date_time = ?3 AND id_key = ?1 AND id = ?2";
 
 /// [`LOOKUP_BY_TIME`] once the mirror has `citations_id`: by the id alone, wherever its
 /// `create_date_time` went.
