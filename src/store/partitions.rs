@@ -215,13 +215,39 @@ impl Store {
         tx.execute("DELETE FROM rejected_records WHERE partition_id = ?1", [id])
             .map_err(Error::sqlite("clear leaf's rejected records"))?;
         tx.commit().map_err(Error::sqlite("commit leaf start"))?;
-        self.partition(id)
+        let leaf = self.partition(id)?;
+        self.fresh.end(id);
+        if self.begins_fresh(&leaf)? {
+            self.fresh.begin(id, sweep);
+        }
+        Ok(leaf)
+    }
+
+    /// True when `leaf`'s sweep may find its records stored already by asking only what it
+    /// stored itself (see [`super::records::FreshSweeps`]): a first harvest's (the mirror has
+    /// no `citations_id` yet, so a record that moved between windows is not looked for by id
+    /// either), in a window that holds no record.
+    fn begins_fresh(&self, leaf: &Partition) -> Result<bool> {
+        if !self.dataset.is_citations() || super::indexes::has_index(&self.conn, "citations_id")? {
+            return Ok(false);
+        }
+        let (range, args) = range_clause(&leaf.window);
+        let held: bool = self
+            .conn
+            .query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM citations WHERE {range})"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("look for records in a leaf's window"))?;
+        Ok(!held)
     }
 
     /// Marks a verified leaf done, and the records stored earlier in its window that its sweep
     /// did not see deleted (they vanished upstream or moved out of the window).
     pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<()> {
         let sweep = leaf.sweep.ok_or_else(|| leaf.damaged())?;
+        self.fresh.end(leaf.id);
         let (range, args) = range_clause(&leaf.window);
         let tx = self
             .conn

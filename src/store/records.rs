@@ -1,12 +1,52 @@
 //! Writing pages of records: the insert, or the update of a record stored already, and the
 //! quarantine, in one transaction with the checkpoint.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
+use rustc_hash::FxHashMap;
 
 use super::dimensions::{Caches, action_id, reference_id};
 use super::{Store, now};
 use crate::api::record::{Citation, Rejected};
 use crate::error::{Error, Result};
+
+/// The records each sweep of a first harvest stored, by id, with their rows, for the sweeps
+/// that began on a window with no records: there, a record is stored already only if this
+/// sweep stored it, so a map in memory answers instead of a lookup in the database (most
+/// records of a first harvest). A sweep whose window held records, or whose map was dropped,
+/// looks records up in the database, which is always right; so the maps are dropped whenever
+/// what they say may no longer hold (a batch rolled back), or when there are more of them than
+/// [`FRESH_SWEEPS`] (leaves that stopped without finishing). Each holds at most a leaf's
+/// records, which is at most `paging_cap`.
+#[derive(Default)]
+pub(super) struct FreshSweeps(HashMap<i64, (i64, FxHashMap<Box<str>, i64>)>);
+
+/// The most fresh sweeps followed at once: more than the leaves a harvest pages together.
+const FRESH_SWEEPS: usize = 64;
+
+impl FreshSweeps {
+    /// Follows sweep `sweep` of leaf `leaf`, which begins on an empty window.
+    pub(super) fn begin(&mut self, leaf: i64, sweep: i64) {
+        if self.0.len() >= FRESH_SWEEPS {
+            self.0.clear();
+        }
+        self.0.insert(leaf, (sweep, FxHashMap::default()));
+    }
+
+    /// Stops following leaf `leaf`.
+    pub(super) fn end(&mut self, leaf: i64) {
+        self.0.remove(&leaf);
+    }
+
+    /// The map of sweep `sweep` of leaf `leaf`, when it is followed.
+    fn of(&mut self, leaf: i64, sweep: i64) -> Option<&mut FxHashMap<Box<str>, i64>> {
+        match self.0.get_mut(&leaf) {
+            Some((s, map)) if *s == sweep => Some(map),
+            _ => None,
+        }
+    }
+}
 
 impl Store {
     /// Stores one page of leaf `id` (fetched in `sweep`) and advances its checkpoint to
@@ -29,6 +69,7 @@ impl Store {
             write_page(
                 &s.conn,
                 &mut s.caches,
+                s.fresh.of(id, sweep),
                 s.run.as_ref(),
                 (id, sweep, next_offset),
                 citations,
@@ -115,6 +156,7 @@ const UPDATE: &str = "UPDATE citations SET office_action_id = ?2, reference_id =
 fn write_page(
     tx: &Connection,
     caches: &mut Caches,
+    mut fresh: Option<&mut FxHashMap<Box<str>, i64>>,
     run: Option<&(i64, String)>,
     page: (i64, i64, u64),
     citations: &[Citation],
@@ -137,12 +179,13 @@ fn write_page(
         let reference = reference_id(tx, caches, c)?;
         let key = super::key::of_id(&c.id);
         let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
-        let found: Option<(i64, Option<String>)> = if by_id {
-            lookup.query_row(params![c.id], row)
-        } else {
-            lookup.query_row(params![key, c.id, c.create_date_time], row)
+        let found: Option<(i64, Option<String>)> = match &fresh {
+            Some(stored) => Ok(stored.get(c.id.as_str()).map(|&rowid| (rowid, None))),
+            None if by_id => lookup.query_row(params![c.id], row).optional(),
+            None => lookup
+                .query_row(params![key, c.id, c.create_date_time], row)
+                .optional(),
         }
-        .optional()
         .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
         let values = params![
             c.id,
@@ -165,6 +208,9 @@ fn write_page(
                 insert
                     .execute(values)
                     .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+                if let Some(stored) = fresh.as_deref_mut() {
+                    stored.insert(c.id.as_str().into(), tx.last_insert_rowid());
+                }
                 changed.0 += 1;
             }
             Some(row) => stored_again(tx, run, c, values, row, &mut changed)?,

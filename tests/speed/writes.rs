@@ -15,7 +15,11 @@ use super::*;
 
 /// A store with a run over one day split in two halves, each started as a leaf of 4 records.
 fn two_leaves(db: &Path) -> (Store, Partition, Partition) {
-    let mut store = Store::open(db).unwrap();
+    two_leaves_of(Store::open(db).unwrap())
+}
+
+/// [`two_leaves`] in `store`.
+fn two_leaves_of(mut store: Store) -> (Store, Partition, Partition) {
     let day = Window {
         lo: Stamp::parse("2025-07-01T00:00:00").unwrap(),
         hi: Stamp::parse("2025-07-01T23:59:59").unwrap(),
@@ -351,4 +355,64 @@ fn a_record_that_moved_in_a_first_harvest_is_merged_when_the_id_index_is_built()
         )
         .unwrap();
     assert_eq!(unique, 1);
+}
+
+/// A first harvest's sweep that begins on a window with no records asks only what it stored
+/// itself whether a record is stored already: a record served twice is stored once, and a row
+/// put in its window behind its back is not seen (the database is not asked). A sweep that
+/// begins where records are asks the database, and finds them.
+#[test]
+fn a_first_sweep_of_an_empty_window_remembers_what_it_stored() {
+    let (_dir, db) = temp_db();
+    let mut store = Store::open(&db).unwrap();
+    assert!(store.defer_query_indexes().unwrap(), "a first harvest");
+    let (mut store, a, b) = two_leaves_of(store);
+    let (sa, sb) = (a.sweep.unwrap(), b.sweep.unwrap());
+    store
+        .put_page(
+            a.id,
+            sa,
+            2,
+            &[record(&a, "twice", "1"), record(&a, "once", "1")],
+            &[],
+        )
+        .unwrap();
+    let mut again = record(&a, "twice", "1");
+    again.legal_section_code = Some("102".into());
+    store.put_page(a.id, sa, 3, &[again], &[]).unwrap();
+    let count = |store: &Store, id: &str| -> i64 {
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM citations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!((count(&store, "twice"), count(&store, "once")), (1, 1));
+    assert_eq!(run_changes(&store), (2, 1, 0));
+
+    // A row of b's window written behind the store's back: b's sweep does not ask.
+    store
+        .conn()
+        .execute(
+            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, create_date_time)
+             SELECT 'behind', office_action_id, reference_id, ?1, ?2, ?3 FROM citations WHERE id = 'once'",
+            rusqlite::params![sb, oac_mirror::store::key::of_id("behind"), b.window.lo.to_string()],
+        )
+        .unwrap();
+    store
+        .put_page(b.id, sb, 1, &[record(&b, "behind", "1")], &[])
+        .unwrap();
+    assert_eq!(
+        count(&store, "behind"),
+        2,
+        "the fresh sweep did not ask the database"
+    );
+
+    // a fetched again: its window holds records, so its new sweep asks the database.
+    let a2 = store.start_leaf(a.id, 2, Some("again")).unwrap();
+    store
+        .put_page(a.id, a2.sweep.unwrap(), 1, &[record(&a, "once", "1")], &[])
+        .unwrap();
+    assert_eq!(count(&store, "once"), 1, "found in the database");
 }
