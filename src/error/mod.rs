@@ -303,7 +303,11 @@ pub use report::report;
 
 impl Error {
     pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
-        let context = context.into();
-        move |source| Error::Sqlite { context, source }
+        // Converted only when there is an error: the write path builds one of these for every
+        // statement it runs, and a `String` made up front is an allocation per record.
+        move |source| Error::Sqlite {
+            context: context.into(),
+            source,
+        }
     }
 }

@@ -130,14 +130,14 @@ fn write_page(
         values.push(&sweep);
         let inserted = insert
             .execute(values.as_slice())
-            .map_err(Error::sqlite(format!("store record {}", r.id)))?;
+            .map_err(|e| Error::sqlite(format!("store record {}", r.id))(e))?;
         if inserted > 0 {
             added += 1;
             continue;
         }
         let deleted_at: Option<String> = stored
             .query_row([&r.id], |row| row.get(0))
-            .map_err(Error::sqlite(format!("look up record {}", r.id)))?;
+            .map_err(|e| Error::sqlite(format!("look up record {}", r.id))(e))?;
         if let (Some(deleted_at), Some((_, started))) = (&deleted_at, store.run.as_ref())
             && deleted_at >= started
         {
@@ -145,13 +145,13 @@ fn write_page(
         }
         if upsert
             .execute(values.as_slice())
-            .map_err(Error::sqlite(format!("store record {}", r.id)))?
+            .map_err(|e| Error::sqlite(format!("store record {}", r.id))(e))?
             > 0
         {
             updated += 1;
         } else {
             seen.execute(params![r.id, sweep])
-                .map_err(Error::sqlite(format!("store record {}", r.id)))?;
+                .map_err(|e| Error::sqlite(format!("store record {}", r.id))(e))?;
         }
     }
     super::records::finish_page(

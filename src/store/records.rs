@@ -186,7 +186,7 @@ fn write_page(
                 .query_row(params![key, c.id, c.create_date_time], row)
                 .optional(),
         }
-        .map_err(Error::sqlite(format!("look up record {}", c.id)))?;
+        .map_err(|e| Error::sqlite(format!("look up record {}", c.id))(e))?;
         let values = params![
             c.id,
             action,
@@ -207,7 +207,7 @@ fn write_page(
             None => {
                 insert
                     .execute(values)
-                    .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+                    .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
                 if let Some(stored) = fresh.as_deref_mut() {
                     stored.insert(c.id.as_str().into(), tx.last_insert_rowid());
                 }
@@ -240,7 +240,7 @@ fn stored_again(
     let updated = tx
         .prepare_cached(UPDATE)
         .and_then(|mut s| s.execute(all.as_slice()))
-        .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+        .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
     if updated > 0 {
         changed.1 += 1;
     } else {
@@ -248,7 +248,7 @@ fn stored_again(
         let sweep = values[12];
         tx.prepare_cached("UPDATE citations SET sweep = ?2 WHERE rowid = ?1")
             .and_then(|mut s| s.execute(params![rowid, sweep]))
-            .map_err(Error::sqlite(format!("store record {}", c.id)))?;
+            .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
     }
     Ok(())
 }
