@@ -92,11 +92,17 @@ fn build(conn: &Connection, run: Option<&(i64, String)>) -> Result<usize> {
     bounded_sorts(conn, || build_each(conn, run))
 }
 
-/// Runs `work`, whose sorts (an index built, duplicates found) then hold at most half the page
-/// cache's memory before they spill to a temporary file, with the page cache cut to the other
-/// half meanwhile. With `temp_store = MEMORY`, which a harvest sets for its statement journals,
-/// SQLite's sorter never spills: building `citations_id` held every id of the table in memory
-/// at once (about 60 bytes a record: 8 GB at 133 M records).
+/// The memory, in KiB, an index build's sorts hold before they spill to a file.
+const SORT_KIB: i64 = 16 * 1024;
+
+/// Runs `work`, whose sorts (an index built, duplicates found) then hold at most
+/// [`SORT_KIB`] before they spill to a temporary file, with the page cache cut to as much
+/// meanwhile (SQLite sizes a sorter's memory by the page cache). With `temp_store = MEMORY`,
+/// which a harvest sets for its statement journals, SQLite's sorter never spills: building
+/// `citations_id` held every id of the table in memory at once (about 60 bytes a record: 8 GB
+/// at 133 M records). The bound is small because the memory the page cache gives up is not
+/// handed back to the system: a sorter's memory comes on top of it (measured: half of a 128 MB
+/// cache for sorting put the peak of a 1,000,000-record harvest in its index builds).
 fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<T>) -> Result<T> {
     let read = |pragma: &str| -> Result<i64> {
         conn.pragma_query_value(None, pragma, |r| r.get(0))
@@ -108,8 +114,15 @@ fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<T>) -> Resu
     };
     let (temp_store, cache_size) = (read("temp_store")?, read("cache_size")?);
     // 1 is FILE; a cache size is in pages when positive and in KiB when negative.
+    // A cache size is in KiB when negative and in pages when positive; a smaller cache than
+    // the bound stays as it is.
+    let kib = if cache_size < 0 {
+        -cache_size
+    } else {
+        cache_size * read("page_size")? / 1024
+    };
     set("temp_store", 1)?;
-    set("cache_size", cache_size / 2)?;
+    set("cache_size", -kib.min(SORT_KIB))?;
     let result = work();
     let restored = set("cache_size", cache_size).and_then(|()| set("temp_store", temp_store));
     let value = result?;
@@ -242,9 +255,9 @@ mod tests {
         assert_eq!(normalize(schema(&store)), normalize(before));
     }
 
-    /// The sorts of an index build spill to a file past half the page cache, which has the
-    /// other half meanwhile: with the harvest's `temp_store = MEMORY` SQLite's sorter would
-    /// hold every key in memory. Both settings come back after, also when the work fails.
+    /// The sorts of an index build spill to a file past [`SORT_KIB`], and the page cache is
+    /// cut to as much meanwhile: with the harvest's `temp_store = MEMORY` SQLite's sorter
+    /// would hold every key in memory. Both settings come back after, also when the work fails.
     #[test]
     fn index_builds_sort_in_bounded_memory() {
         let dir = tempfile::tempdir().unwrap();
@@ -261,7 +274,7 @@ mod tests {
         };
         assert_eq!(settings(), (2, -64 * 1024), "the harvest's settings");
         let during = bounded_sorts(conn, || Ok(settings())).unwrap();
-        assert_eq!(during, (1, -32 * 1024), "a file past half the cache");
+        assert_eq!(during, (1, -SORT_KIB), "a file past a small cache");
         assert_eq!(settings(), (2, -64 * 1024), "restored");
         let failed: Result<()> = bounded_sorts(conn, || Err(Error::Interrupted));
         assert!(failed.is_err());
