@@ -102,17 +102,6 @@ fn moved(before: &[Leaf], old: &[Value], new: &[Value]) -> BTreeSet<i64> {
 }
 
 /// The last run's (added, updated, deleted).
-fn last_run_changes(db: &Path) -> (i64, i64, i64) {
-    rusqlite::Connection::open(db)
-        .unwrap()
-        .query_row(
-            "SELECT records_added, records_updated, records_deleted FROM runs ORDER BY run_id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap()
-}
-
 fn fetcher(config: &Config) -> Fetcher {
     fetcher_for(config, CancellationToken::new())
 }

@@ -104,17 +104,6 @@ fn query_indexes(db: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The last run's (added, updated, deleted).
-fn last_run_changes(db: &Path) -> (i64, i64, i64) {
-    read_only(db)
-        .query_row(
-            "SELECT records_added, records_updated, records_deleted FROM runs ORDER BY run_id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_finished_harvest_keeps_its_foreign_keys_and_is_sound() {
     let docs = synthetic(4_000, 41);

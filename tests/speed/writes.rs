@@ -263,25 +263,17 @@ fn ids_that_share_a_key_stay_two_records() {
     };
     assert_eq!(rows("second"), [Some("103".to_owned())]);
     assert_eq!(rows("impostor"), [Some("impostor".to_owned())]);
-    let counts: (i64, i64) = conn
-        .query_row(
-            "SELECT records_added, records_updated FROM runs ORDER BY run_id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(counts, (2, 1));
+    let (added, updated, _) = run_changes(store.conn());
+    assert_eq!((added, updated), (2, 1));
 }
 
-/// The changes the run recorded: added, updated, deleted.
-fn run_changes(store: &Store) -> (i64, i64, i64) {
+/// How many rows hold `id`, as `store` sees them.
+fn rows_of(store: &Store, id: &str) -> i64 {
     store
         .conn()
-        .query_row(
-            "SELECT records_added, records_updated, records_deleted FROM runs ORDER BY run_id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .query_row("SELECT count(*) FROM citations WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .unwrap()
 }
 
@@ -316,19 +308,17 @@ fn a_record_that_moved_in_a_first_harvest_is_merged_when_the_id_index_is_built()
         .put_page(b.id, b.sweep.unwrap(), 1, &[moved], &[])
         .unwrap();
     store.flush().unwrap();
-    let count = |store: &Store, id: &str| -> i64 {
-        store
-            .conn()
-            .query_row("SELECT count(*) FROM citations WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .unwrap()
-    };
-    assert_eq!((count(&store, "mover"), count(&store, "stayer")), (2, 1));
-    assert_eq!(run_changes(&store), (3, 1, 0));
+    assert_eq!(
+        (rows_of(&store, "mover"), rows_of(&store, "stayer")),
+        (2, 1)
+    );
+    assert_eq!(run_changes(store.conn()), (3, 1, 0));
 
     assert!(store.build_query_indexes().unwrap() > 0);
-    assert_eq!((count(&store, "mover"), count(&store, "stayer")), (1, 1));
+    assert_eq!(
+        (rows_of(&store, "mover"), rows_of(&store, "stayer")),
+        (1, 1)
+    );
     let kept: (String, Option<String>, i64) = store
         .conn()
         .query_row(
@@ -345,16 +335,14 @@ fn a_record_that_moved_in_a_first_harvest_is_merged_when_the_id_index_is_built()
             b.sweep.unwrap()
         )
     );
-    assert_eq!(run_changes(&store), (2, 2, 0));
-    let unique: i64 = store
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'citations_id'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(unique, 1);
+    assert_eq!(run_changes(store.conn()), (2, 2, 0));
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'citations_id'"
+        ),
+        1
+    );
 }
 
 /// A first harvest's sweep that begins on a window with no records asks only what it stored
@@ -380,16 +368,8 @@ fn a_first_sweep_of_an_empty_window_remembers_what_it_stored() {
     let mut again = record(&a, "twice", "1");
     again.legal_section_code = Some("102".into());
     store.put_page(a.id, sa, 3, &[again], &[]).unwrap();
-    let count = |store: &Store, id: &str| -> i64 {
-        store
-            .conn()
-            .query_row("SELECT count(*) FROM citations WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .unwrap()
-    };
-    assert_eq!((count(&store, "twice"), count(&store, "once")), (1, 1));
-    assert_eq!(run_changes(&store), (2, 1, 0));
+    assert_eq!((rows_of(&store, "twice"), rows_of(&store, "once")), (1, 1));
+    assert_eq!(run_changes(store.conn()), (2, 1, 0));
 
     // A row of b's window written behind the store's back: b's sweep does not ask.
     store
@@ -404,7 +384,7 @@ fn a_first_sweep_of_an_empty_window_remembers_what_it_stored() {
         .put_page(b.id, sb, 1, &[record(&b, "behind", "1")], &[])
         .unwrap();
     assert_eq!(
-        count(&store, "behind"),
+        rows_of(&store, "behind"),
         2,
         "the fresh sweep did not ask the database"
     );
@@ -414,5 +394,5 @@ fn a_first_sweep_of_an_empty_window_remembers_what_it_stored() {
     store
         .put_page(a.id, a2.sweep.unwrap(), 1, &[record(&a, "once", "1")], &[])
         .unwrap();
-    assert_eq!(count(&store, "once"), 1, "found in the database");
+    assert_eq!(rows_of(&store, "once"), 1, "found in the database");
 }

@@ -207,6 +207,21 @@ pub fn query_i64(db: &Path, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// The last run's (added, updated, deleted).
+pub fn last_run_changes(db: &Path) -> (i64, i64, i64) {
+    run_changes(&rusqlite::Connection::open(db).unwrap())
+}
+
+/// [`last_run_changes`] through `conn` (which sees its own open transaction).
+pub fn run_changes(conn: &rusqlite::Connection) -> (i64, i64, i64) {
+    conn.query_row(
+            "SELECT records_added, records_updated, records_deleted FROM runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
 pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mirror.db");
