@@ -91,7 +91,7 @@ async fn mirror(n: usize) -> Mirror {
     let marked = Connection::open(&db)
         .unwrap()
         .execute(
-            "UPDATE citations SET deleted_at = '2025-08-01T00:00:00Z' WHERE id = ?1",
+            "UPDATE citation_records SET deleted_at = '2025-08-01T00:00:00Z' WHERE id = ?1",
             [&deleted],
         )
         .unwrap();
@@ -1036,8 +1036,8 @@ async fn usage_errors_exit_2_and_name_what_is_wrong() {
             vec!["SELECT nope FROM oa_citations", "no such column: nope"],
         ),
         (
-            export("csv", &x, &["--query", "DELETE FROM citations"]),
-            vec!["DELETE FROM citations", "would change the database"],
+            export("csv", &x, &["--query", "DELETE FROM citation_records"]),
+            vec!["DELETE FROM citation_records", "would change the database"],
         ),
         (
             export("csv", &x, &["--query", "ATTACH 'other.db' AS other"]),

@@ -708,12 +708,17 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
     let (_dir, db) = temp_db();
     let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
     assert!(harvest(&cfg).await.unwrap().complete);
-    // Take the database back to schema version 2 (undoing 0006, 0005, 0004, then 0003).
+    // Take the database back to schema version 2 (undoing 0007, 0006, 0005, 0004, then 0003).
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP INDEX citations_create_date_time; CREATE INDEX citations_create_date_time ON citations (create_date_time);
-             ALTER TABLE citations DROP COLUMN id_key;
+            "PRAGMA legacy_alter_table = ON;
+             CREATE TABLE citations_v6 AS SELECT * FROM citations;
+             DROP VIEW citations; DROP TABLE citation_records; DROP TABLE citation_kinds;
+             ALTER TABLE citations_v6 RENAME TO citations;
+             PRAGMA legacy_alter_table = OFF;
+             DELETE FROM schema_docs WHERE object IN ('citation_records', 'citation_kinds');
+             CREATE INDEX citations_create_date_time ON citations (create_date_time);
              DROP INDEX cited_references_reference_key; ALTER TABLE cited_references DROP COLUMN reference_key;
              CREATE UNIQUE INDEX cited_references_key ON cited_references (
                  ifnull(reference_identifier, ''), ifnull(parsed_reference_identifier, ''));
@@ -728,7 +733,7 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
                  'office_action_family', 'oa_rejections', 'oa_rejections_deleted', 'enriched_citations',
                  'enriched_citations_deleted', 'rejections', 'enriched_records')
                  OR column_name IN ('dataset', 'mail_date', 'document_code', 'first_mail_date', 'last_mail_date');
-             DROP VIEW oa_citations_deleted; DROP INDEX citations_deleted;
+             DROP VIEW oa_citations_deleted;
              ALTER TABLE runs DROP COLUMN records_added; ALTER TABLE runs DROP COLUMN records_updated;
              ALTER TABLE runs DROP COLUMN records_deleted;
              DELETE FROM schema_docs WHERE object = 'oa_citations_deleted' OR column_name LIKE 'records_%ed' AND column_name <> 'records_rejected';

@@ -37,7 +37,7 @@ const fn array(name: &'static str, column: &'static str) -> Field {
 pub static CITATIONS: Dataset = Dataset {
     name: "citations",
     path: "oa_citations/v2",
-    table: "citations",
+    table: "citation_records",
     view: "oa_citations",
     deleted_view: "oa_citations_deleted",
     fields: &[

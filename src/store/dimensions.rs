@@ -21,6 +21,7 @@ pub(super) struct Caches {
     applications: Generations<()>,
     actions: Generations<i64>,
     references: Generations<i64>,
+    kinds: Generations<i64>,
     key: Key,
 }
 
@@ -84,6 +85,40 @@ impl Key {
         }
         &self.0
     }
+}
+
+/// The row of `citation_kinds` that names the record's action type, legal section and creating
+/// user: a handful of rows, so found in the cache after the first few records.
+pub(super) fn kind_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {
+    let columns = [
+        &c.action_type_category,
+        &c.legal_section_code,
+        &c.create_user_identifier,
+    ];
+    let key = caches.key.of(&columns);
+    if let Some(id) = caches.kinds.get(key) {
+        return Ok(id);
+    }
+    let values = params![columns[0], columns[1], columns[2]];
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO citation_kinds (action_type_category, legal_section_code, create_user_identifier)
+             VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(values))
+        .map_err(Error::sqlite("store citation kind"))?;
+    let id = match inserted {
+        1 => tx.last_insert_rowid(),
+        _ => tx
+            .prepare_cached(
+                "SELECT kind_id FROM citation_kinds WHERE ifnull(action_type_category, '') = ifnull(?1, '')
+                   AND ifnull(legal_section_code, '') = ifnull(?2, '') AND ifnull(create_user_identifier, '') = ifnull(?3, '')",
+            )
+            .and_then(|mut s| s.query_row(values, |r| r.get(0)))
+            .map_err(Error::sqlite("look up citation kind"))?,
+    };
+    caches.kinds.insert(caches.key.of(&columns), id);
+    Ok(id)
 }
 
 pub(super) fn action_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {

@@ -12,19 +12,19 @@ use crate::error::{Error, Result};
 
 /// Each index's name and definition, exactly as the migrations create them.
 pub const QUERY_INDEXES: [(&str, &str); 8] = [
-    // A record by its id: the harvest finds records by `id_key` (see migration 0005); this is
-    // for the people who query the mirror, and holds the ids unique once it is complete.
+    // A record by its id: for the people who query the mirror, and for a refresh, which finds
+    // by it a record wherever it moved; it holds the ids unique once the mirror is complete.
     (
         "citations_id",
-        "CREATE UNIQUE INDEX IF NOT EXISTS citations_id ON citations (id)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS citations_id ON citation_records (id)",
     ),
     (
         "citations_office_action",
-        "CREATE INDEX IF NOT EXISTS citations_office_action ON citations (office_action_id)",
+        "CREATE INDEX IF NOT EXISTS citations_office_action ON citation_records (office_action_id)",
     ),
     (
         "citations_reference",
-        "CREATE INDEX IF NOT EXISTS citations_reference ON citations (reference_id)",
+        "CREATE INDEX IF NOT EXISTS citations_reference ON citation_records (reference_id)",
     ),
     (
         "cited_references_parsed",
@@ -163,9 +163,9 @@ pub(super) fn has_index(conn: &Connection, name: &str) -> Result<bool> {
 
 /// Merges the rows that share an id into one, and returns how many rows it removed.
 ///
-/// Before the mirror has `citations_id`, the write path finds a record by its
-/// `create_date_time` (see `store::records`): a record whose `create_date_time` upstream
-/// changed between the fetches of its old and its new window is stored twice, once in each.
+/// Before the mirror has `citations_id`, the write path finds a record in its leaf's window
+/// (see `store::records`): a record whose `create_date_time` upstream changed between the
+/// fetches of its old and its new window is stored twice, once in each.
 /// Of such rows the one kept is the live one (not marked deleted) of the latest sweep: what
 /// the update in place of a found record would have left. For the run recording (`run`),
 /// each removed row was an update, not an addition, and a removed row this run had marked
@@ -175,7 +175,7 @@ fn merge_moved(conn: &Connection, run: Option<&(i64, String)>) -> Result<u64> {
         SELECT rowid AS row, deleted_at FROM (
             SELECT rowid, deleted_at, row_number() OVER (
                 PARTITION BY id ORDER BY deleted_at IS NOT NULL, sweep DESC, rowid DESC) AS n
-            FROM citations WHERE id IN (SELECT id FROM citations GROUP BY id HAVING count(*) > 1))
+            FROM citation_records WHERE id IN (SELECT id FROM citation_records GROUP BY id HAVING count(*) > 1))
         WHERE n > 1";
     let merge = || -> rusqlite::Result<u64> {
         conn.execute_batch(sql)?;
@@ -190,7 +190,7 @@ fn merge_moved(conn: &Connection, run: Option<&(i64, String)>) -> Result<u64> {
             )?;
         }
         let removed = conn.execute(
-            "DELETE FROM citations WHERE rowid IN (SELECT row FROM temp.merged_away)",
+            "DELETE FROM citation_records WHERE rowid IN (SELECT row FROM temp.merged_away)",
             [],
         )?;
         conn.execute_batch("DROP TABLE temp.merged_away")?;
@@ -281,8 +281,8 @@ mod tests {
         assert_eq!(settings(), (2, -64 * 1024), "restored after a failure");
     }
 
-    /// In a first harvest (no `citations_id`) a record is looked up through the index in time
-    /// order, and a leaf's records of one sweep are counted from that index alone.
+    /// In a first harvest (no `citations_id`) a leaf's window is read through the index in
+    /// time order, and a leaf's records of one sweep are counted from that index alone.
     #[test]
     fn a_first_harvest_reads_the_index_in_time_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -294,13 +294,17 @@ mod tests {
                 .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
                 .unwrap()
         };
-        let lookup = plan(&crate::store::records::LOOKUP_BY_TIME.replace(['?'], "1"));
+        let window = plan(
+            "SELECT id, rowid, deleted_at FROM citation_records WHERE create_date_time >= '1' AND create_date_time <= '2'",
+        );
         assert!(
-            lookup.contains("INDEX citations_create_date_time (create_date_time=? AND id_key=?)"),
-            "{lookup}"
+            window.contains(
+                "INDEX citations_create_date_time (create_date_time>? AND create_date_time<?)"
+            ),
+            "{window}"
         );
         let swept = plan(
-            "SELECT count(*) FROM citations WHERE create_date_time >= '1' AND create_date_time <= '2' AND sweep = 1",
+            "SELECT count(*) FROM citation_records WHERE create_date_time >= '1' AND create_date_time <= '2' AND sweep = 1",
         );
         assert!(
             swept.contains("COVERING INDEX citations_create_date_time"),

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_family.sql"),
     include_str!("../../migrations/0005_compact_keys.sql"),
     include_str!("../../migrations/0006_time_keys.sql"),
+    include_str!("../../migrations/0007_compact_rows.sql"),
 ];
 
 impl Store {
@@ -52,8 +53,31 @@ fn after_migration(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<()>
         2 => dimensions::fill_parsed_references(tx).map(drop),
         // 0004 created the siblings' tables and views; describe them from their descriptions.
         4 => family_docs::describe(tx),
+        // 0007 moved the citations to a new table; build again the query indexes the old one had.
+        7 => rebuild_query_indexes(tx),
         _ => Ok(()),
     }
+}
+
+/// Builds on `citation_records` the query indexes that `citations` had before migration 0007
+/// (listed in `temp.had_query_indexes`): a mirror whose first harvest is unfinished has none,
+/// and may hold two copies of a record that moved, which `citations_id` cannot take yet.
+fn rebuild_query_indexes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    for (name, sql) in super::indexes::QUERY_INDEXES {
+        let had: bool = tx
+            .query_row(
+                "SELECT count(*) > 0 FROM temp.had_query_indexes WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(Error::sqlite("read the indexes citations had"))?;
+        if had {
+            tx.execute_batch(sql)
+                .map_err(Error::sqlite(format!("build index {name}")))?;
+        }
+    }
+    tx.execute_batch("DROP TABLE temp.had_query_indexes")
+        .map_err(Error::sqlite("drop temp.had_query_indexes"))
 }
 
 #[cfg(test)]
@@ -161,9 +185,9 @@ mod tests {
         );
     }
 
-    /// A mirror of version 4 upgrades in place: every citation keeps its row and rowid and gets
-    /// the key of its id, every reference the key of its texts, and the text indexes the keys
-    /// replace are gone.
+    /// A mirror of version 4 upgrades in place: every citation keeps its row and rowid (in
+    /// `citation_records` since 0007), every reference gets the key of its texts, and the text
+    /// indexes the keys replaced are gone.
     #[test]
     fn migration_5_keys_the_rows_already_stored() {
         let dir = tempfile::tempdir().unwrap();
@@ -184,25 +208,19 @@ mod tests {
         .unwrap();
         drop(conn);
         let store = Store::open(&path).unwrap();
-        let rows: Vec<(i64, String, i64, Option<String>)> = store
+        let rows: Vec<(i64, String, Option<String>)> = store
             .conn
-            .prepare("SELECT rowid, id, id_key, deleted_at FROM citations ORDER BY rowid")
+            .prepare("SELECT rowid, id, deleted_at FROM citation_records ORDER BY rowid")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        let of_id = super::super::key::of_id;
         assert_eq!(
             rows,
             [
-                (7, "c7".to_owned(), of_id("c7"), None),
-                (
-                    9,
-                    "c9".to_owned(),
-                    of_id("c9"),
-                    Some("2026-01-01T00:00:00Z".to_owned())
-                ),
+                (7, "c7".to_owned(), None),
+                (9, "c9".to_owned(), Some("2026-01-01T00:00:00Z".to_owned())),
             ]
         );
         let keys: Vec<i64> = store
@@ -223,13 +241,13 @@ mod tests {
         );
         let indexes: Vec<String> = store
             .conn
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('citations', 'cited_references') ORDER BY name")
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('citation_records', 'cited_references') ORDER BY name")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        // 0006 replaced the key's own index with one after create_date_time.
+        // 0006 replaced the key's own index with one after create_date_time, and 0007 the key.
         assert!(
             indexes.contains(&"citations_create_date_time".to_owned())
                 && !indexes.contains(&"citations_id_key".to_owned()),
@@ -244,6 +262,118 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(docs, 2);
+        assert_eq!(docs, 1, "reference_key is described, id_key no longer");
+    }
+
+    /// A mirror of version 6 upgrades in place: the `citations` view reads every row as the
+    /// table held it (but `id_key`), each row keeps its rowid, the kinds are stored once, the
+    /// commonest first, and the query indexes the table had are built again: on a complete
+    /// mirror `citations_id`; on one whose first harvest is unfinished none, and the two
+    /// copies of a record that moved are both kept, for the build that merges them.
+    #[test]
+    fn migration_7_keeps_every_citation_and_stores_each_kind_once() {
+        let columns = "id, office_action_id, reference_id, action_type_category, legal_section_code,
+            paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
+            office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep, deleted_at";
+        // (A view has no rowid: the rows are compared in the order of their values.)
+        let read = |conn: &Connection, table: &str| -> Vec<Vec<rusqlite::types::Value>> {
+            conn.prepare(&format!(
+                "SELECT {columns} FROM {table} ORDER BY id, sweep, deleted_at"
+            ))
+            .unwrap()
+            .query_map([], |r| (0..14).map(|i| r.get(i)).collect())
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+        };
+        for complete in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("v6.db");
+            let conn = Connection::open(&path).unwrap();
+            super::super::key::register(&conn).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA user_version = 6;
+                 INSERT INTO office_actions (obsolete_document_identifier) VALUES ('D1');
+                 INSERT INTO cited_references (reference_identifier) VALUES ('US 1');
+                 INSERT INTO citations (rowid, {columns}, id_key) VALUES
+                   (3, 'a', 1, 1, 'rejected', '103', NULL, 1, 0, NULL, '2020-01-01T00:00:00', 'ETL_SYS', NULL, 1, NULL, 1),
+                   (5, 'b', 1, 1, NULL, NULL, '[0054]', 0, 1, 1, '2020-01-01T00:00:01', NULL, '{{\"x\":1}}', 1, '2026-01-01T00:00:00Z', 2),
+                   (6, 'c', 1, 1, 'rejected', '103', NULL, NULL, NULL, NULL, '2020-01-01T00:00:02', 'ETL_SYS', NULL, 2, NULL, 3),
+                   (8, 'd', 1, 1, 'objected', 'nonstatutory double patenting', NULL, 1, 1, 1, '2020-01-02T00:00:00', 'ETL_SYS', NULL, 2, NULL, 4);"
+            ))
+            .unwrap();
+            if !complete {
+                // An unfinished first harvest: no citations_id, and a record stored in two windows.
+                conn.execute_batch(&format!(
+                    "DROP INDEX citations_id;
+                     INSERT INTO citations (rowid, {columns}, id_key)
+                     SELECT 9, {columns}, id_key FROM citations WHERE rowid = 3;"
+                ))
+                .unwrap();
+            }
+            let before = read(&conn, "citations");
+            let before_rowids: Vec<i64> = conn
+                .prepare("SELECT rowid FROM citations ORDER BY rowid")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            drop(conn);
+            let store = Store::open(&path).unwrap();
+            assert_eq!(
+                read(&store.conn, "citations"),
+                before,
+                "complete: {complete}"
+            );
+            let rowids: Vec<i64> = store
+                .conn
+                .prepare("SELECT rowid FROM citation_records ORDER BY rowid")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert_eq!(rowids, before_rowids);
+            let kinds: Vec<(i64, Option<String>, Option<String>)> = store
+                .conn
+                .prepare("SELECT kind_id, action_type_category, legal_section_code FROM citation_kinds ORDER BY kind_id")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert_eq!(kinds.len(), 3, "{kinds:?}");
+            assert_eq!(
+                kinds[0],
+                (1, Some("rejected".to_owned()), Some("103".to_owned())),
+                "the commonest kind is number 1"
+            );
+            assert_eq!(
+                super::super::indexes::has_index(&store.conn, "citations_id").unwrap(),
+                complete
+            );
+            let id_key: i64 = store
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM pragma_table_info('citation_records') WHERE name = 'id_key'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(id_key, 0);
+            let temp: i64 = store
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM temp.sqlite_schema WHERE name = 'had_query_indexes'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(temp, 0, "the list of indexes is dropped");
+        }
     }
 }

@@ -48,9 +48,9 @@ pub struct Store {
     /// [`Store::set_dataset`]).
     dataset: &'static Dataset,
     family: family::FamilyCaches,
-    /// The records stored by the sweeps of a first harvest that began on an empty window (see
-    /// [`records::FreshSweeps`]).
-    fresh: records::FreshSweeps,
+    /// The records stored in the windows of a first harvest's sweeps (see
+    /// [`records::SweepMaps`]).
+    sweeps: records::SweepMaps,
     next_sweep: i64,
     /// The run this store is recording (see `begin_run`) and when it started: pages and
     /// leaves add what they changed to its row.
@@ -112,7 +112,7 @@ impl Store {
             caches: Default::default(),
             dataset: &dataset::CITATIONS,
             family: Default::default(),
-            fresh: Default::default(),
+            sweeps: Default::default(),
             next_sweep: 0,
             run: None,
             batch: None,
@@ -166,7 +166,7 @@ impl Store {
             caches: Default::default(),
             dataset: &dataset::CITATIONS,
             family: Default::default(),
-            fresh: Default::default(),
+            sweeps: Default::default(),
             next_sweep: 0,
             run: None,
             batch: None,
@@ -263,7 +263,7 @@ impl Store {
     /// their rows).
     fn forget_cached_ids(&mut self) {
         self.caches = Default::default();
-        self.fresh = Default::default();
+        self.sweeps = Default::default();
         self.family.forget_actions();
     }
 

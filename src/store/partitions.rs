@@ -215,39 +215,40 @@ impl Store {
         tx.execute("DELETE FROM rejected_records WHERE partition_id = ?1", [id])
             .map_err(Error::sqlite("clear leaf's rejected records"))?;
         tx.commit().map_err(Error::sqlite("commit leaf start"))?;
-        let leaf = self.partition(id)?;
-        self.fresh.end(id);
-        if self.begins_fresh(&leaf)? {
-            self.fresh.begin(id, sweep);
-        }
-        Ok(leaf)
+        // The window is read again at the new sweep's first page (see [`Store::put_page`]).
+        self.sweeps.end(id);
+        self.partition(id)
     }
 
-    /// True when `leaf`'s sweep may find its records stored already by asking only what it
-    /// stored itself (see [`super::records::FreshSweeps`]): a first harvest's (the mirror has
-    /// no `citations_id` yet, so a record that moved between windows is not looked for by id
-    /// either), in a window that holds no record.
-    fn begins_fresh(&self, leaf: &Partition) -> Result<bool> {
-        if !self.dataset.is_citations() || super::indexes::has_index(&self.conn, "citations_id")? {
-            return Ok(false);
-        }
+    /// The records stored in `leaf`'s window, by id: what its sweep's pages are looked up in,
+    /// in a first harvest (see [`super::records::SweepMaps`]). One read of the window, in time
+    /// order; none when it holds no records.
+    pub(super) fn window_records(&self, leaf: &Partition) -> Result<super::records::WindowMap> {
         let (range, args) = range_clause(&leaf.window);
-        let held: bool = self
+        let mut select = self
             .conn
-            .query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM citations WHERE {range})"),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
-            .map_err(Error::sqlite("look for records in a leaf's window"))?;
-        Ok(!held)
+            .prepare_cached(&format!(
+                "SELECT id, rowid, deleted_at FROM {} WHERE {range}",
+                self.dataset.table
+            ))
+            .map_err(Error::sqlite("prepare reading a leaf's window"))?;
+        let rows = select
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((
+                    r.get::<_, String>(0)?.into_boxed_str(),
+                    (r.get(1)?, r.get(2)?),
+                ))
+            })
+            .map_err(Error::sqlite("read a leaf's window"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(Error::sqlite("read a leaf's window"))
     }
 
     /// Marks a verified leaf done, and the records stored earlier in its window that its sweep
     /// did not see deleted (they vanished upstream or moved out of the window).
     pub fn finish_leaf(&mut self, leaf: &Partition) -> Result<()> {
         let sweep = leaf.sweep.ok_or_else(|| leaf.damaged())?;
-        self.fresh.end(leaf.id);
+        self.sweeps.end(leaf.id);
         let (range, args) = range_clause(&leaf.window);
         let tx = self
             .conn

@@ -6,32 +6,37 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use rustc_hash::FxHashMap;
 
-use super::dimensions::{Caches, action_id, reference_id};
+use super::dimensions::{Caches, action_id, kind_id, reference_id};
 use super::{Store, now};
 use crate::api::record::{Citation, Rejected};
 use crate::error::{Error, Result};
 
-/// The records each sweep of a first harvest stored, by id, with their rows, for the sweeps
-/// that began on a window with no records: there, a record is stored already only if this
-/// sweep stored it, so a map in memory answers instead of a lookup in the database (most
-/// records of a first harvest). A sweep whose window held records, or whose map was dropped,
-/// looks records up in the database, which is always right; so the maps are dropped whenever
-/// what they say may no longer hold (a batch rolled back), or when there are more of them than
-/// [`FRESH_SWEEPS`] (leaves that stopped without finishing). Each holds at most a leaf's
-/// records, which is at most `paging_cap`.
+/// The records stored in the window of each sweep of a first harvest (a mirror without
+/// `citations_id`), by id, with their rows: a record served in a leaf's page is stored already
+/// only if it is in the leaf's window, so the window is read once, at the sweep's first page,
+/// and the map answers for every record after that (and learns what the sweep stores). A record
+/// whose `createDateTime` moved within its window is found too; one that moved to another
+/// window is stored there again, and its copies are merged when `citations_id` is built (see
+/// [`super::indexes`]). Maps are dropped whenever what they say may no longer hold (a batch
+/// rolled back), or when there are more of them than [`SWEEP_MAPS`] (leaves that stopped
+/// without finishing), and read again when needed. Each holds a leaf's window: at most about
+/// `paging_cap` records.
 #[derive(Default)]
-pub(super) struct FreshSweeps(HashMap<i64, (i64, FxHashMap<Box<str>, i64>)>);
+pub(super) struct SweepMaps(HashMap<i64, (i64, WindowMap)>);
 
-/// The most fresh sweeps followed at once: more than the leaves a harvest pages together.
-const FRESH_SWEEPS: usize = 64;
+/// A window's records by id: their rowid, and when they were marked deleted.
+pub(super) type WindowMap = FxHashMap<Box<str>, (i64, Option<String>)>;
 
-impl FreshSweeps {
-    /// Follows sweep `sweep` of leaf `leaf`, which begins on an empty window.
-    pub(super) fn begin(&mut self, leaf: i64, sweep: i64) {
-        if self.0.len() >= FRESH_SWEEPS {
+/// The most sweep maps kept at once: more than the leaves a harvest pages together.
+const SWEEP_MAPS: usize = 64;
+
+impl SweepMaps {
+    /// Follows sweep `sweep` of leaf `leaf`, whose window holds `stored`.
+    pub(super) fn begin(&mut self, leaf: i64, sweep: i64, stored: WindowMap) {
+        if self.0.len() >= SWEEP_MAPS {
             self.0.clear();
         }
-        self.0.insert(leaf, (sweep, FxHashMap::default()));
+        self.0.insert(leaf, (sweep, stored));
     }
 
     /// Stops following leaf `leaf`.
@@ -40,7 +45,7 @@ impl FreshSweeps {
     }
 
     /// The map of sweep `sweep` of leaf `leaf`, when it is followed.
-    fn of(&mut self, leaf: i64, sweep: i64) -> Option<&mut FxHashMap<Box<str>, i64>> {
+    pub(super) fn of(&mut self, leaf: i64, sweep: i64) -> Option<&mut WindowMap> {
         match self.0.get_mut(&leaf) {
             Some((s, map)) if *s == sweep => Some(map),
             _ => None,
@@ -66,10 +71,18 @@ impl Store {
         rejected: &[Rejected],
     ) -> Result<()> {
         self.write_a_page(|s| {
+            // A mirror with `citations_id` finds a record by its id, wherever it was stored; a
+            // first harvest's, in the map of its leaf's window.
+            let by_id = super::indexes::has_index(&s.conn, "citations_id")?;
+            if !by_id && s.sweeps.of(id, sweep).is_none() {
+                let stored = s.window_records(&s.partition(id)?)?;
+                s.sweeps.begin(id, sweep, stored);
+            }
+            let stored = if by_id { None } else { s.sweeps.of(id, sweep) };
             write_page(
                 &s.conn,
                 &mut s.caches,
-                s.fresh.of(id, sweep),
+                stored,
                 s.run.as_ref(),
                 (id, sweep, next_offset),
                 citations,
@@ -121,54 +134,50 @@ impl Store {
     }
 }
 
-/// Stores a record whose id is not stored yet; ?14 is its key (see [`super::key`]).
-const INSERT: &str = "INSERT INTO citations (id, office_action_id, reference_id, action_type_category, legal_section_code,
-    paragraph_number, examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
-    office_action_citation_reference_indicator, create_date_time, create_user_identifier, extra, sweep, id_key)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+/// Stores a record whose id is not stored yet.
+const INSERT: &str =
+    "INSERT INTO citation_records (id, office_action_id, reference_id, kind_id, paragraph_number,
+    examiner_cited_reference_indicator, applicant_cited_examiner_reference_indicator,
+    office_action_citation_reference_indicator, create_date_time, extra, sweep)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-/// The stored row of an id (?2), and whether it is marked deleted, found through the index of
-/// `create_date_time` (?3) and the id's key (?1): in time order, so that a harvest reads and
-/// writes its pages one after another. Used while the mirror has no `citations_id` (a first
-/// harvest): a record whose `create_date_time` moved is not found, and its two rows are merged
-/// when `citations_id` is built (see [`super::indexes`]). (A single `INSERT ... SELECT ...
-/// WHERE NOT EXISTS` would need a statement journal, which costs more in a large transaction
-/// than the lookup.)
-pub(super) const LOOKUP_BY_TIME: &str = "SELECT rowid, deleted_at FROM citations WHERE create_date_time = ?3 AND id_key = ?1 AND id = ?2";
+/// The stored row of an id, and whether it is marked deleted, once the mirror has
+/// `citations_id`: by the id alone, wherever its `create_date_time` went. (A single
+/// `INSERT ... SELECT ... WHERE NOT EXISTS` would need a statement journal, which costs more in
+/// a large transaction than the lookup.)
+const LOOKUP_BY_ID: &str = "SELECT rowid, deleted_at FROM citation_records WHERE id = ?1";
 
-/// [`LOOKUP_BY_TIME`] once the mirror has `citations_id`: by the id alone, wherever its
-/// `create_date_time` went.
-const LOOKUP_BY_ID: &str = "SELECT rowid, deleted_at FROM citations WHERE id = ?1";
+/// Changes the stored row ?12 when upstream changed the record (or it was marked deleted); the
+/// other parameters are those of [`INSERT`].
+const UPDATE: &str = "UPDATE citation_records SET office_action_id = ?2, reference_id = ?3, kind_id = ?4,
+    paragraph_number = ?5, examiner_cited_reference_indicator = ?6,
+    applicant_cited_examiner_reference_indicator = ?7, office_action_citation_reference_indicator = ?8,
+    create_date_time = ?9, extra = ?10, sweep = ?11, deleted_at = NULL
+    WHERE rowid = ?12 AND ?1 = id AND (
+        office_action_id IS NOT ?2 OR reference_id IS NOT ?3 OR kind_id IS NOT ?4
+        OR paragraph_number IS NOT ?5 OR examiner_cited_reference_indicator IS NOT ?6
+        OR applicant_cited_examiner_reference_indicator IS NOT ?7
+        OR office_action_citation_reference_indicator IS NOT ?8 OR create_date_time IS NOT ?9
+        OR extra IS NOT ?10 OR deleted_at IS NOT NULL)";
 
-/// Changes the stored row ?15 when upstream changed the record (or it was marked deleted); the
-/// parameters are those of [`INSERT`].
-const UPDATE: &str = "UPDATE citations SET office_action_id = ?2, reference_id = ?3, action_type_category = ?4,
-    legal_section_code = ?5, paragraph_number = ?6, examiner_cited_reference_indicator = ?7,
-    applicant_cited_examiner_reference_indicator = ?8, office_action_citation_reference_indicator = ?9,
-    create_date_time = ?10, create_user_identifier = ?11, extra = ?12, sweep = ?13, deleted_at = NULL
-    WHERE rowid = ?15 AND ?14 = id_key AND ?1 = id AND (
-        office_action_id IS NOT ?2 OR reference_id IS NOT ?3 OR action_type_category IS NOT ?4
-        OR legal_section_code IS NOT ?5 OR paragraph_number IS NOT ?6
-        OR examiner_cited_reference_indicator IS NOT ?7 OR applicant_cited_examiner_reference_indicator IS NOT ?8
-        OR office_action_citation_reference_indicator IS NOT ?9 OR create_date_time IS NOT ?10
-        OR create_user_identifier IS NOT ?11 OR extra IS NOT ?12 OR deleted_at IS NOT NULL)";
+/// Where [`UPDATE`] takes the sweep.
+const SWEEP_PARAMETER: usize = 10;
 
 fn write_page(
     tx: &Connection,
     caches: &mut Caches,
-    mut fresh: Option<&mut FxHashMap<Box<str>, i64>>,
+    mut stored: Option<&mut WindowMap>,
     run: Option<&(i64, String)>,
     page: (i64, i64, u64),
     citations: &[Citation],
     rejected: &[Rejected],
 ) -> Result<()> {
     let (id, sweep, next_offset) = page;
-    // Most records are new: a lookup finds nothing and one insert stores them; only an id
-    // already stored (a refresh, a leaf fetched again, a record that moved between windows)
-    // takes the path of `stored_again`.
-    let by_id = super::indexes::has_index(tx, "citations_id")?;
+    // Most records are new: the map or the lookup finds nothing and one insert stores them;
+    // only an id already stored (a refresh, a leaf fetched again, a record that moved between
+    // windows) takes the path of `stored_again`.
     let mut lookup = tx
-        .prepare_cached(if by_id { LOOKUP_BY_ID } else { LOOKUP_BY_TIME })
+        .prepare_cached(LOOKUP_BY_ID)
         .map_err(Error::sqlite("prepare citation lookup"))?;
     let mut insert = tx
         .prepare_cached(INSERT)
@@ -177,43 +186,45 @@ fn write_page(
     for c in citations {
         let action = action_id(tx, caches, c)?;
         let reference = reference_id(tx, caches, c)?;
-        let key = super::key::of_id(&c.id);
-        let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
-        let found: Option<(i64, Option<String>)> = match &fresh {
-            Some(stored) => Ok(stored.get(c.id.as_str()).map(|&rowid| (rowid, None))),
-            None if by_id => lookup.query_row(params![c.id], row).optional(),
+        let kind = kind_id(tx, caches, c)?;
+        let found: Option<(i64, Option<String>)> = match &stored {
+            Some(map) => map.get(c.id.as_str()).cloned(),
             None => lookup
-                .query_row(params![key, c.id, c.create_date_time], row)
-                .optional(),
-        }
-        .map_err(|e| Error::sqlite(format!("look up record {}", c.id))(e))?;
+                .query_row(params![c.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(|e| Error::sqlite(format!("look up record {}", c.id))(e))?,
+        };
         let values = params![
             c.id,
             action,
             reference,
-            c.action_type_category,
-            c.legal_section_code,
+            kind,
             c.paragraph_number,
             c.examiner_cited_reference_indicator,
             c.applicant_cited_examiner_reference_indicator,
             c.office_action_citation_reference_indicator,
             c.create_date_time,
-            c.create_user_identifier,
             c.extra,
             sweep,
-            key,
         ];
         match found {
             None => {
                 insert
                     .execute(values)
                     .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
-                if let Some(stored) = fresh.as_deref_mut() {
-                    stored.insert(c.id.as_str().into(), tx.last_insert_rowid());
+                if let Some(map) = stored.as_deref_mut() {
+                    map.insert(c.id.as_str().into(), (tx.last_insert_rowid(), None));
                 }
                 changed.0 += 1;
             }
-            Some(row) => stored_again(tx, run, c, values, row, &mut changed)?,
+            Some(row) => {
+                let rowid = row.0;
+                stored_again(tx, run, c, values, row, &mut changed)?;
+                if let Some(map) = stored.as_deref_mut() {
+                    // Revived, if it was marked deleted.
+                    map.insert(c.id.as_str().into(), (rowid, None));
+                }
+            }
         }
     }
     finish_page(tx, run, id, sweep, next_offset, rejected, changed)
@@ -245,8 +256,8 @@ fn stored_again(
         changed.1 += 1;
     } else {
         // The update leaves an unchanged record alone; it still moves to this sweep.
-        let sweep = values[12];
-        tx.prepare_cached("UPDATE citations SET sweep = ?2 WHERE rowid = ?1")
+        let sweep = values[SWEEP_PARAMETER];
+        tx.prepare_cached("UPDATE citation_records SET sweep = ?2 WHERE rowid = ?1")
             .and_then(|mut s| s.execute(params![rowid, sweep]))
             .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
     }

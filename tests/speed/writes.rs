@@ -1,5 +1,5 @@
 //! The write path driven directly, without a harvest: pages of two leaves in one batch, what a
-//! failed page or commit does to the batch, and records whose ids share a compact key.
+//! failed page or commit does to the batch, and how a first harvest finds the records it stored.
 
 use std::time::Duration;
 
@@ -66,7 +66,7 @@ fn a_page_that_fails_loses_its_batch_and_stops_the_writes() {
     store
         .conn()
         .execute_batch(
-            "CREATE TRIGGER boom BEFORE INSERT ON citations WHEN NEW.id = 'bad'
+            "CREATE TRIGGER boom BEFORE INSERT ON citation_records WHEN NEW.id = 'bad'
              BEGIN SELECT RAISE(ABORT, 'boom'); END",
         )
         .unwrap();
@@ -149,7 +149,7 @@ async fn a_batch_that_fails_to_commit_stops_the_writer() {
         .conn()
         .execute_batch(
             "CREATE TABLE guard (key TEXT REFERENCES meta (key) DEFERRABLE INITIALLY DEFERRED);
-             CREATE TRIGGER poison AFTER INSERT ON citations WHEN NEW.id = 'poison'
+             CREATE TRIGGER poison AFTER INSERT ON citation_records WHEN NEW.id = 'poison'
              BEGIN INSERT INTO guard VALUES ('no such key'); END",
         )
         .unwrap();
@@ -208,7 +208,7 @@ async fn a_queued_page_that_fails_to_store_stops_the_harvest() {
     Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "CREATE TRIGGER boom BEFORE INSERT ON citations WHEN NEW.create_date_time = '{hot}'
+            "CREATE TRIGGER boom BEFORE INSERT ON citation_records WHEN NEW.create_date_time = '{hot}'
              BEGIN SELECT RAISE(ABORT, 'boom'); END"
         ))
         .unwrap();
@@ -225,46 +225,39 @@ async fn a_queued_page_that_fails_to_store_stops_the_harvest() {
     }
 }
 
-/// Records are found by a 64-bit key of their id, and two ids may share one: the write path
-/// compares the id too. A stored row made to share the second and the key of a new id
-/// ("impostor", as if two real ids collided) neither hides the new record nor takes its
-/// updates.
+/// In a first harvest a record is found in its leaf's window, whatever its second: one whose
+/// `createDateTime` upstream moved within the window is updated in place, not stored twice, and
+/// one whose kind (action type, legal section) changed is updated to the new kind's row.
 #[test]
-fn ids_that_share_a_key_stay_two_records() {
+fn a_record_that_moved_within_its_window_is_updated_not_copied() {
     let (_dir, db) = temp_db();
-    let (mut store, a, _) = two_leaves(&db);
+    let mut store = Store::open(&db).unwrap();
+    assert!(store.defer_query_indexes().unwrap(), "a first harvest");
+    let (mut store, a, _) = two_leaves_of(store);
     let sweep = a.sweep.unwrap();
     store
         .put_page(a.id, sweep, 1, &[record(&a, "first", "1")], &[])
         .unwrap();
-    store
+    let mut moved = record(&a, "first", "1");
+    moved.create_date_time = Some(a.window.hi.to_string());
+    moved.legal_section_code = Some("103".into());
+    store.put_page(a.id, sweep, 2, &[moved], &[]).unwrap();
+    assert_eq!(rows_of(&store, "first"), 1);
+    let row: (String, Option<String>) = store
         .conn()
-        .execute(
-            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, legal_section_code, create_date_time)
-             SELECT 'impostor', office_action_id, reference_id, sweep, ?1, 'impostor', create_date_time
-             FROM citations WHERE id = 'first'",
-            [oac_mirror::store::key::of_id("second")],
+        .query_row(
+            "SELECT create_date_time, legal_section_code FROM citations WHERE id = 'first'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    store
-        .put_page(a.id, sweep, 2, &[record(&a, "second", "1")], &[])
+    assert_eq!(row, (a.window.hi.to_string(), Some("103".to_owned())));
+    let kinds: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM citation_kinds", [], |r| r.get(0))
         .unwrap();
-    let mut changed = record(&a, "second", "1");
-    changed.legal_section_code = Some("103".into());
-    store.put_page(a.id, sweep, 3, &[changed], &[]).unwrap();
-    let conn = store.conn();
-    let rows = |id: &str| -> Vec<Option<String>> {
-        conn.prepare("SELECT legal_section_code FROM citations WHERE id = ?1")
-            .unwrap()
-            .query_map([id], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    };
-    assert_eq!(rows("second"), [Some("103".to_owned())]);
-    assert_eq!(rows("impostor"), [Some("impostor".to_owned())]);
-    let (added, updated, _) = run_changes(store.conn());
-    assert_eq!((added, updated), (2, 1));
+    assert_eq!(kinds, 2, "the first kind and the new one");
+    assert_eq!(run_changes(store.conn()), (1, 1, 0));
 }
 
 /// How many rows hold `id`, as `store` sees them.
@@ -345,12 +338,12 @@ fn a_record_that_moved_in_a_first_harvest_is_merged_when_the_id_index_is_built()
     );
 }
 
-/// A first harvest's sweep that begins on a window with no records asks only what it stored
-/// itself whether a record is stored already: a record served twice is stored once, and a row
-/// put in its window behind its back is not seen (the database is not asked). A sweep that
-/// begins where records are asks the database, and finds them.
+/// A first harvest's sweep reads its window once, at its first page, and then asks only that
+/// map (and what it stored itself) whether a record is stored already: a record served twice
+/// is stored once, and a row put in its window behind its back after that is not seen (the
+/// database is not asked). A new sweep of a window that holds records finds them.
 #[test]
-fn a_first_sweep_of_an_empty_window_remembers_what_it_stored() {
+fn a_first_sweep_reads_its_window_once() {
     let (_dir, db) = temp_db();
     let mut store = Store::open(&db).unwrap();
     assert!(store.defer_query_indexes().unwrap(), "a first harvest");
@@ -371,28 +364,32 @@ fn a_first_sweep_of_an_empty_window_remembers_what_it_stored() {
     assert_eq!((rows_of(&store, "twice"), rows_of(&store, "once")), (1, 1));
     assert_eq!(run_changes(store.conn()), (2, 1, 0));
 
-    // A row of b's window written behind the store's back: b's sweep does not ask.
+    // b's first page reads its window; a row written there behind the store's back after
+    // that is not seen.
+    store
+        .put_page(b.id, sb, 1, &[record(&b, "b1", "1")], &[])
+        .unwrap();
     store
         .conn()
         .execute(
-            "INSERT INTO citations (id, office_action_id, reference_id, sweep, id_key, create_date_time)
-             SELECT 'behind', office_action_id, reference_id, ?1, ?2, ?3 FROM citations WHERE id = 'once'",
-            rusqlite::params![sb, oac_mirror::store::key::of_id("behind"), b.window.lo.to_string()],
+            "INSERT INTO citation_records (id, office_action_id, reference_id, kind_id, sweep, create_date_time)
+             SELECT 'behind', office_action_id, reference_id, kind_id, ?1, ?2 FROM citation_records WHERE id = 'once'",
+            rusqlite::params![sb, b.window.lo.to_string()],
         )
         .unwrap();
     store
-        .put_page(b.id, sb, 1, &[record(&b, "behind", "1")], &[])
+        .put_page(b.id, sb, 2, &[record(&b, "behind", "1")], &[])
         .unwrap();
     assert_eq!(
         rows_of(&store, "behind"),
         2,
-        "the fresh sweep did not ask the database"
+        "the sweep asked its map, not the database"
     );
 
-    // a fetched again: its window holds records, so its new sweep asks the database.
+    // a fetched again: its new sweep reads its window, and finds the records there.
     let a2 = store.start_leaf(a.id, 2, Some("again")).unwrap();
     store
         .put_page(a.id, a2.sweep.unwrap(), 1, &[record(&a, "once", "1")], &[])
         .unwrap();
-    assert_eq!(rows_of(&store, "once"), 1, "found in the database");
+    assert_eq!(rows_of(&store, "once"), 1, "found in the window");
 }

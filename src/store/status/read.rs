@@ -192,9 +192,15 @@ impl<'a> Reader<'a> {
             complete: self.meta(&d.meta_key("complete"))?.as_deref() == Some("true"),
             records: self.count(&format!("SELECT count(*) FROM {}", d.view))?,
             rejected: self.rejected(d)?,
+            // `citations`, a table before migration 0007 and a view of the same columns since,
+            // is the name every schema version this reads has.
             deleted: self.count(&format!(
                 "SELECT count(*) FROM {} WHERE deleted_at IS NOT NULL",
-                d.table
+                if d.is_citations() {
+                    "citations"
+                } else {
+                    d.table
+                }
             ))?,
             partitions,
             source: self.meta(&d.meta_key("source_prefix"))?,
