@@ -17,6 +17,13 @@
 
 CREATE TEMP TABLE had_query_indexes AS
 SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'citations';
+-- The old indexes go first: the new table is written into their pages, and the new indexes
+-- into the old table's, so that the file grows by little more than the WAL holds meanwhile.
+DROP INDEX IF EXISTS citations_create_date_time;
+DROP INDEX IF EXISTS citations_deleted;
+DROP INDEX IF EXISTS citations_id;
+DROP INDEX IF EXISTS citations_office_action;
+DROP INDEX IF EXISTS citations_reference;
 
 CREATE TABLE citation_kinds (
     kind_id                INTEGER PRIMARY KEY,
@@ -27,12 +34,9 @@ CREATE TABLE citation_kinds (
 CREATE UNIQUE INDEX citation_kinds_key ON citation_kinds (
     ifnull(action_type_category, ''), ifnull(legal_section_code, ''), ifnull(create_user_identifier, '')
 );
--- The commonest kinds get the smallest numbers: SQLite stores 1 in no bytes and up to 127 in one.
-INSERT INTO citation_kinds (action_type_category, legal_section_code, create_user_identifier)
-SELECT action_type_category, legal_section_code, create_user_identifier
-FROM citations
-GROUP BY ifnull(action_type_category, ''), ifnull(legal_section_code, ''), ifnull(create_user_identifier, '')
-ORDER BY count(*) DESC;
+-- DISTINCT keeps only the distinct kinds in memory (a GROUP BY would sort every row).
+INSERT OR IGNORE INTO citation_kinds (action_type_category, legal_section_code, create_user_identifier)
+SELECT DISTINCT action_type_category, legal_section_code, create_user_identifier FROM citations;
 
 CREATE TABLE citation_records (
     id                                           TEXT NOT NULL,
@@ -105,4 +109,4 @@ INSERT INTO schema_docs (object, column_name, description) VALUES
 ('citation_records', NULL, 'The stored rows behind the citations view: one per mirrored record, its three kind texts replaced by the number of their row in citation_kinds. Query citations or oa_citations instead.'),
 ('citation_records', 'kind_id', 'The record''s action type, legal section and creating user (citation_kinds.kind_id).'),
 ('citation_kinds', NULL, 'Each combination of actionTypeCategory, legalSectionCode and createUserIdentifier that records carry, once: a handful of rows.'),
-('citation_kinds', 'kind_id', 'The number citation_records.kind_id names; the commonest combinations have the smallest.');
+('citation_kinds', 'kind_id', 'The number citation_records.kind_id names.');

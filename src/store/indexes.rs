@@ -103,7 +103,7 @@ const SORT_KIB: i64 = 16 * 1024;
 /// at 133 M records). The bound is small because the memory the page cache gives up is not
 /// handed back to the system: a sorter's memory comes on top of it (measured: half of a 128 MB
 /// cache for sorting put the peak of a 1,000,000-record harvest in its index builds).
-fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(super) fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<T>) -> Result<T> {
     let read = |pragma: &str| -> Result<i64> {
         conn.pragma_query_value(None, pragma, |r| r.get(0))
             .map_err(Error::sqlite(format!("read {pragma}")))

@@ -17,32 +17,50 @@ pub(super) const MIGRATIONS: &[&str] = &[
 ];
 
 impl Store {
-    /// Applies the migrations newer than `PRAGMA user_version`, all in one exclusive transaction.
+    /// Applies the migrations newer than `PRAGMA user_version`, all in one exclusive
+    /// transaction, whose sorts (the indexes a migration builds) spill to a file past a few
+    /// megabytes (see [`super::indexes::bounded_sorts`]): this SQLite keeps temporary data in
+    /// memory by default, so building an index of a 133 M-record mirror would otherwise hold
+    /// every key at once.
+    ///
+    /// Foreign keys are not checked meanwhile: a migration moves rows that were checked when
+    /// they were stored, and a check of each row's parents would cost more than the move.
     pub(super) fn migrate(&mut self) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
-            .map_err(Error::sqlite("begin migration"))?;
-        let found: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(Error::sqlite("read schema version"))?;
-        let known = MIGRATIONS.len() as i64;
-        if found > known {
-            return Err(Error::SchemaTooNew {
-                path: self.path.clone(),
-                found,
-                known,
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            tx.execute_batch(sql)
-                .map_err(Error::sqlite(format!("apply migration {}", i + 1)))?;
-            after_migration(&tx, i + 1)?;
-        }
-        tx.pragma_update(None, "user_version", known)
-            .map_err(Error::sqlite("record schema version"))?;
-        tx.commit().map_err(Error::sqlite("commit migration"))
+        let keys = |on: bool| {
+            self.conn
+                .pragma_update(None, "foreign_keys", on)
+                .map_err(Error::sqlite("set foreign_keys"))
+        };
+        keys(false)?;
+        let migrated =
+            super::indexes::bounded_sorts(&self.conn, || migrate(&self.conn, &self.path));
+        keys(true)?;
+        migrated
     }
+}
+
+fn migrate(conn: &rusqlite::Connection, path: &std::path::Path) -> Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Exclusive)
+        .map_err(Error::sqlite("begin migration"))?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(Error::sqlite("read schema version"))?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(Error::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)
+            .map_err(Error::sqlite(format!("apply migration {}", i + 1)))?;
+        after_migration(&tx, i + 1)?;
+    }
+    tx.pragma_update(None, "user_version", known)
+        .map_err(Error::sqlite("record schema version"))?;
+    tx.commit().map_err(Error::sqlite("commit migration"))
 }
 
 /// The data changes a migration needs that SQL alone cannot make, run right after migration
@@ -266,8 +284,7 @@ mod tests {
     }
 
     /// A mirror of version 6 upgrades in place: the `citations` view reads every row as the
-    /// table held it (but `id_key`), each row keeps its rowid, the kinds are stored once, the
-    /// commonest first, and the query indexes the table had are built again: on a complete
+    /// table held it (but `id_key`), each row keeps its rowid, each kind is stored once, and the query indexes the table had are built again: on a complete
     /// mirror `citations_id`; on one whose first harvest is unfinished none, and the two
     /// copies of a record that moved are both kept, for the build that merges them.
     #[test]
@@ -338,19 +355,23 @@ mod tests {
                 .map(|r| r.unwrap())
                 .collect();
             assert_eq!(rowids, before_rowids);
-            let kinds: Vec<(i64, Option<String>, Option<String>)> = store
+            let kinds: Vec<(Option<String>, Option<String>)> = store
                 .conn
-                .prepare("SELECT kind_id, action_type_category, legal_section_code FROM citation_kinds ORDER BY kind_id")
+                .prepare("SELECT action_type_category, legal_section_code FROM citation_kinds ORDER BY 1, 2")
                 .unwrap()
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .unwrap()
                 .map(|r| r.unwrap())
                 .collect();
-            assert_eq!(kinds.len(), 3, "{kinds:?}");
+            let s = |v: &str| Some(v.to_owned());
             assert_eq!(
-                kinds[0],
-                (1, Some("rejected".to_owned()), Some("103".to_owned())),
-                "the commonest kind is number 1"
+                kinds,
+                [
+                    (None, None),
+                    (s("objected"), s("nonstatutory double patenting")),
+                    (s("rejected"), s("103"))
+                ],
+                "each kind once"
             );
             assert_eq!(
                 super::super::indexes::has_index(&store.conn, "citations_id").unwrap(),
