@@ -34,9 +34,13 @@ CREATE TABLE citation_kinds (
 CREATE UNIQUE INDEX citation_kinds_key ON citation_kinds (
     ifnull(action_type_category, ''), ifnull(legal_section_code, ''), ifnull(create_user_identifier, '')
 );
--- DISTINCT keeps only the distinct kinds in memory (a GROUP BY would sort every row).
+-- DISTINCT keeps only the distinct kinds in memory (a GROUP BY would sort every row). A text
+-- stored as '' (which oac-mirror never stores: upstream's "" is NULL) is read as NULL, so that
+-- each kind has one spelling.
 INSERT OR IGNORE INTO citation_kinds (action_type_category, legal_section_code, create_user_identifier)
-SELECT DISTINCT action_type_category, legal_section_code, create_user_identifier FROM citations;
+SELECT DISTINCT nullif(action_type_category, ''), nullif(legal_section_code, ''),
+    nullif(create_user_identifier, '')
+FROM citations;
 
 CREATE TABLE citation_records (
     id                                           TEXT NOT NULL,
@@ -72,7 +76,7 @@ CREATE INDEX citations_create_date_time ON citation_records (create_date_time, s
 CREATE INDEX citations_deleted ON citation_records (deleted_at) WHERE deleted_at IS NOT NULL;
 
 -- The LEFT JOIN lets SQLite leave citation_kinds out of a query that reads none of its columns
--- (kind_id is its primary key); every row has a kind.
+-- and counts nothing (kind_id is its primary key); every row has a kind.
 CREATE VIEW citations AS
 SELECT
     c.id,

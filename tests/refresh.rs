@@ -701,6 +701,49 @@ async fn a_recheck_counts_again_and_starts_with_fresh_attempts() {
     assert_eq!(view_rows(&db), expected_rows(&v2));
 }
 
+/// Takes a database back from schema version 7 to 6: `citations` a table again, with the
+/// columns it had (but `id_key`, which 0007 does not read) and its indexes.
+const UNDO_7: &str = "PRAGMA legacy_alter_table = ON;
+    CREATE TABLE citations_v6 AS SELECT * FROM citations;
+    DROP VIEW citations; DROP TABLE citation_records; DROP TABLE citation_kinds;
+    ALTER TABLE citations_v6 RENAME TO citations;
+    PRAGMA legacy_alter_table = OFF;
+    DELETE FROM schema_docs WHERE object IN ('citation_records', 'citation_kinds');
+    CREATE INDEX citations_create_date_time ON citations (create_date_time, sweep);
+    CREATE INDEX citations_deleted ON citations (deleted_at) WHERE deleted_at IS NOT NULL;
+    CREATE UNIQUE INDEX citations_id ON citations (id);
+    CREATE INDEX citations_office_action ON citations (office_action_id);
+    CREATE INDEX citations_reference ON citations (reference_id);";
+
+/// A mirror of the last schema (6) is read by `status` and `verify` without being migrated,
+/// and the next harvest upgrades it and finds it unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_reads_a_mirror_of_the_last_schema_and_harvest_migrates_it() {
+    let docs = synthetic(500, 48);
+    let replica = replica(docs.clone(), Settings::default()).await;
+    let (_dir, db) = temp_db();
+    let cfg = config(&replica, &db, "2017-10-01", "2025-12-31", small_pages);
+    assert!(harvest(&cfg).await.unwrap().complete);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!("{UNDO_7} PRAGMA user_version = 6;"))
+        .unwrap();
+    let status = Store::open_read_only(&db).unwrap().status().unwrap();
+    assert_eq!(status.records, docs.len() as u64);
+    let v = verify(&cfg, false).await;
+    assert!(v.agrees(), "{v}");
+    assert_eq!(
+        query_i64(&db, "PRAGMA user_version"),
+        6,
+        "read, not migrated"
+    );
+    let refresh = harvest(&cfg).await.unwrap();
+    assert!(refresh.complete, "{}", refresh.message);
+    assert_eq!(query_i64(&db, "PRAGMA user_version"), 7);
+    assert_eq!(view_rows(&db), expected_rows(&docs));
+    assert_eq!(last_run_changes(&db), (0, 0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it() {
     let docs = synthetic(500, 47);
@@ -712,13 +755,8 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "PRAGMA legacy_alter_table = ON;
-             CREATE TABLE citations_v6 AS SELECT * FROM citations;
-             DROP VIEW citations; DROP TABLE citation_records; DROP TABLE citation_kinds;
-             ALTER TABLE citations_v6 RENAME TO citations;
-             PRAGMA legacy_alter_table = OFF;
-             DELETE FROM schema_docs WHERE object IN ('citation_records', 'citation_kinds');
-             CREATE INDEX citations_create_date_time ON citations (create_date_time);
+&format!("{UNDO_7}
+             DROP INDEX citations_create_date_time; CREATE INDEX citations_create_date_time ON citations (create_date_time);
              DROP INDEX cited_references_reference_key; ALTER TABLE cited_references DROP COLUMN reference_key;
              CREATE UNIQUE INDEX cited_references_key ON cited_references (
                  ifnull(reference_identifier, ''), ifnull(parsed_reference_identifier, ''));
@@ -733,12 +771,12 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
                  'office_action_family', 'oa_rejections', 'oa_rejections_deleted', 'enriched_citations',
                  'enriched_citations_deleted', 'rejections', 'enriched_records')
                  OR column_name IN ('dataset', 'mail_date', 'document_code', 'first_mail_date', 'last_mail_date');
-             DROP VIEW oa_citations_deleted;
+             DROP VIEW oa_citations_deleted; DROP INDEX citations_deleted;
              ALTER TABLE runs DROP COLUMN records_added; ALTER TABLE runs DROP COLUMN records_updated;
              ALTER TABLE runs DROP COLUMN records_deleted;
              DELETE FROM schema_docs WHERE object = 'oa_citations_deleted' OR column_name LIKE 'records_%ed' AND column_name <> 'records_rejected';
-             PRAGMA user_version = 2;",
-        )
+             PRAGMA user_version = 2;"
+        ))
         .unwrap();
     let status = Store::open_read_only(&db).unwrap().status().unwrap();
     assert!(status.complete);

@@ -79,6 +79,8 @@ impl Store {
     /// the run being recorded counts the merge as the update it was.
     pub fn build_query_indexes(&mut self) -> Result<usize> {
         self.flush()?;
+        // A merge of moved copies removes rows that the sweeps' maps may name.
+        self.sweeps = Default::default();
         build(&self.conn, self.run.as_ref())
     }
 }

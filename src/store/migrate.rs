@@ -286,7 +286,8 @@ mod tests {
     /// A mirror of version 6 upgrades in place: the `citations` view reads every row as the
     /// table held it (but `id_key`), each row keeps its rowid, each kind is stored once, and the query indexes the table had are built again: on a complete
     /// mirror `citations_id`; on one whose first harvest is unfinished none, and the two
-    /// copies of a record that moved are both kept, for the build that merges them.
+    /// copies of a record that moved are both kept, for the build that merges them. A row
+    /// whose parent is missing does not stop the upgrade.
     #[test]
     fn migration_7_keeps_every_citation_and_stores_each_kind_once() {
         let columns = "id, office_action_id, reference_id, action_type_category, legal_section_code,
@@ -319,7 +320,12 @@ mod tests {
                    (3, 'a', 1, 1, 'rejected', '103', NULL, 1, 0, NULL, '2020-01-01T00:00:00', 'ETL_SYS', NULL, 1, NULL, 1),
                    (5, 'b', 1, 1, NULL, NULL, '[0054]', 0, 1, 1, '2020-01-01T00:00:01', NULL, '{{\"x\":1}}', 1, '2026-01-01T00:00:00Z', 2),
                    (6, 'c', 1, 1, 'rejected', '103', NULL, NULL, NULL, NULL, '2020-01-01T00:00:02', 'ETL_SYS', NULL, 2, NULL, 3),
-                   (8, 'd', 1, 1, 'objected', 'nonstatutory double patenting', NULL, 1, 1, 1, '2020-01-02T00:00:00', 'ETL_SYS', NULL, 2, NULL, 4);"
+                   (8, 'd', 1, 1, 'objected', 'nonstatutory double patenting', NULL, 1, 1, 1, '2020-01-02T00:00:00', 'ETL_SYS', NULL, 2, NULL, 4);
+                 -- A row whose office action is missing (a harvest does not check foreign
+                 -- keys): the upgrade moves it as it is.
+                 PRAGMA foreign_keys = OFF;
+                 INSERT INTO citations (rowid, {columns}, id_key) VALUES
+                   (12, 'e', 99, 1, NULL, NULL, NULL, NULL, NULL, NULL, '2020-01-03T00:00:00', NULL, NULL, 2, NULL, 5);"
             ))
             .unwrap();
             if !complete {

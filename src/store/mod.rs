@@ -48,6 +48,9 @@ pub struct Store {
     /// [`Store::set_dataset`]).
     dataset: &'static Dataset,
     family: family::FamilyCaches,
+    /// The table of the citations' records: `citation_records`, or, in a store opened read-only
+    /// on a schema older than migration 0007, `citations` (see [`Store::table_of`]).
+    citations_table: &'static str,
     /// The records stored in the windows of a first harvest's sweeps (see
     /// [`records::SweepMaps`]).
     sweeps: records::SweepMaps,
@@ -107,6 +110,7 @@ impl Store {
             .map_err(Error::sqlite("set busy timeout"))?;
         key::register(&conn)?;
         let mut store = Store {
+            citations_table: dataset::CITATIONS.table,
             conn,
             path: path.to_owned(),
             caches: Default::default(),
@@ -160,7 +164,15 @@ impl Store {
                 problem: "it has no oac-mirror schema (PRAGMA user_version is 0)".into(),
             });
         }
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(Error::sqlite("read schema version"))?;
         Ok(Store {
+            citations_table: if version < 7 {
+                "citations"
+            } else {
+                dataset::CITATIONS.table
+            },
             conn,
             path: path.to_owned(),
             caches: Default::default(),
@@ -285,6 +297,17 @@ impl Store {
     /// The data set the harvest methods work on.
     pub fn dataset(&self) -> &'static Dataset {
         self.dataset
+    }
+
+    /// The table that holds `d`'s records: its own, but for the citations of a mirror opened
+    /// read-only that this version has not migrated (before migration 0007 they were in
+    /// `citations`, now a view of the same columns over `citation_records`).
+    pub(super) fn table_of(&self, d: &Dataset) -> &'static str {
+        if d.is_citations() {
+            self.citations_table
+        } else {
+            d.table
+        }
     }
 
     /// Commits the open batch, then copies the WAL into the database and empties it, so that a

@@ -174,6 +174,7 @@ impl Store {
         count: u64,
         children: &[(Window, String)],
     ) -> Result<Vec<Partition>> {
+        self.sweeps.end(id);
         let at = now();
         let tx = self
             .conn
@@ -222,26 +223,52 @@ impl Store {
 
     /// The records stored in `leaf`'s window, by id: what its sweep's pages are looked up in,
     /// in a first harvest (see [`super::records::SweepMaps`]). One read of the window, in time
-    /// order; none when it holds no records.
+    /// order; none when it holds no records. Of two rows of one id (a mirror upgraded in the
+    /// middle of a first harvest may hold them, when a record moved within its window) the map
+    /// names the one the build of `citations_id` keeps: the live one of the latest sweep.
     pub(super) fn window_records(&self, leaf: &Partition) -> Result<super::records::WindowMap> {
         let (range, args) = range_clause(&leaf.window);
         let mut select = self
             .conn
             .prepare_cached(&format!(
-                "SELECT id, rowid, deleted_at FROM {} WHERE {range}",
-                self.dataset.table
+                "SELECT id, rowid, deleted_at, sweep FROM {} WHERE {range}",
+                self.table_of(self.dataset)
             ))
             .map_err(Error::sqlite("prepare reading a leaf's window"))?;
-        let rows = select
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok((
-                    r.get::<_, String>(0)?.into_boxed_str(),
-                    (r.get(1)?, r.get(2)?),
-                ))
-            })
+        let mut rows = select
+            .query(rusqlite::params_from_iter(args.iter()))
             .map_err(Error::sqlite("read a leaf's window"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(Error::sqlite("read a leaf's window"))
+        let mut map = super::records::WindowMap::default();
+        while let Some(r) = rows.next().map_err(Error::sqlite("read a leaf's window"))? {
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+                let id: String = r.get(0)?;
+                let row: (i64, Option<String>) = (r.get(1)?, r.get(2)?);
+                Ok((id.into_boxed_str(), row, r.get::<_, i64>(3)?))
+            };
+            let (id, row, sweep) = read(r).map_err(Error::sqlite("read a leaf's window"))?;
+            if let Some(kept) = map.get(&id) {
+                // Rare: the sweep of the row kept so far is read again.
+                let kept_sweep: i64 = self
+                    .conn
+                    .query_row(
+                        &format!(
+                            "SELECT sweep FROM {} WHERE rowid = ?1",
+                            self.table_of(self.dataset)
+                        ),
+                        [kept.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(Error::sqlite("read a leaf's window"))?;
+                let rank = |(rowid, deleted_at): &(i64, Option<String>), sweep: i64| {
+                    (deleted_at.is_none(), sweep, *rowid)
+                };
+                if rank(kept, kept_sweep) >= rank(&row, sweep) {
+                    continue;
+                }
+            }
+            map.insert(id, row);
+        }
+        Ok(map)
     }
 
     /// Marks a verified leaf done, and the records stored earlier in its window that its sweep
@@ -250,13 +277,14 @@ impl Store {
         let sweep = leaf.sweep.ok_or_else(|| leaf.damaged())?;
         self.sweeps.end(leaf.id);
         let (range, args) = range_clause(&leaf.window);
+        let table = self.table_of(self.dataset);
         let tx = self
             .conn
             .savepoint()
             .map_err(Error::sqlite("begin leaf check"))?;
         let at = now();
         let vanished = tx.execute(
-            &format!("UPDATE {} SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL", self.dataset.table),
+            &format!("UPDATE {} SET deleted_at = ? WHERE {range} AND sweep <> ? AND deleted_at IS NULL", table),
             rusqlite::params_from_iter([&at].into_iter().chain(args.iter()).chain([&sweep.to_string()])),
         )
         .map_err(Error::sqlite("mark vanished records"))?;
@@ -318,6 +346,7 @@ impl Store {
 
     /// Gives up on a partition for this run, keeping its progress and the reason.
     pub fn fail(&mut self, id: i64, error: &str) -> Result<()> {
+        self.sweeps.end(id);
         self.conn
             .execute(
                 "UPDATE partitions SET state = ?4, last_error = ?2, updated_at = ?3 WHERE partition_id = ?1",
@@ -332,6 +361,8 @@ impl Store {
     /// returns how many. They are counted again first: their old count is only a hint, and
     /// upstream may now hold more than one query may page through.
     pub fn refetch_done(&mut self, since: Option<Stamp>) -> Result<usize> {
+        // Their sweeps end: none of their maps can serve again.
+        self.sweeps = Default::default();
         self.conn
             .execute(
                 &format!(
@@ -360,6 +391,7 @@ impl Store {
 
     /// Sends a leaf back to be counted again (its count moved; it may now need splitting).
     pub fn recount(&mut self, id: i64, reason: &str) -> Result<()> {
+        self.sweeps.end(id);
         self.conn
             .execute(
                 "UPDATE partitions SET state = ?4, sweep = NULL, next_offset = 0, last_error = ?2, updated_at = ?3

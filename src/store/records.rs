@@ -31,10 +31,14 @@ pub(super) type WindowMap = FxHashMap<Box<str>, (i64, Option<String>)>;
 const SWEEP_MAPS: usize = 64;
 
 impl SweepMaps {
-    /// Follows sweep `sweep` of leaf `leaf`, whose window holds `stored`.
+    /// Follows sweep `sweep` of leaf `leaf`, whose window holds `stored`; past [`SWEEP_MAPS`]
+    /// another leaf's map is dropped (read again if its leaf needs it).
     pub(super) fn begin(&mut self, leaf: i64, sweep: i64, stored: WindowMap) {
-        if self.0.len() >= SWEEP_MAPS {
-            self.0.clear();
+        if self.0.len() >= SWEEP_MAPS && !self.0.contains_key(&leaf) {
+            let other = self.0.keys().next().copied();
+            if let Some(other) = other {
+                self.0.remove(&other);
+            }
         }
         self.0.insert(leaf, (sweep, stored));
     }
@@ -257,9 +261,21 @@ fn stored_again(
     } else {
         // The update leaves an unchanged record alone; it still moves to this sweep.
         let sweep = values[SWEEP_PARAMETER];
-        tx.prepare_cached("UPDATE citation_records SET sweep = ?2 WHERE rowid = ?1")
-            .and_then(|mut s| s.execute(params![rowid, sweep]))
+        let moved = tx
+            .prepare_cached("UPDATE citation_records SET sweep = ?2 WHERE rowid = ?1 AND id = ?3")
+            .and_then(|mut s| s.execute(params![rowid, sweep, c.id]))
             .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
+        if moved != 1 {
+            // The row found is not this record's (a map that outlived its rows): the page
+            // fails, its batch is lost, and the next run goes on from the last commit.
+            return Err(Error::Sqlite {
+                context: format!(
+                    "store record {}: its row {rowid} holds another record",
+                    c.id
+                ),
+                source: rusqlite::Error::QueryReturnedNoRows,
+            });
+        }
     }
     Ok(())
 }

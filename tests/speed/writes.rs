@@ -393,3 +393,52 @@ fn a_first_sweep_reads_its_window_once() {
         .unwrap();
     assert_eq!(rows_of(&store, "once"), 1, "found in the window");
 }
+
+/// Of two rows of one id in a window (a mirror upgraded in the middle of a first harvest may
+/// hold them), a new sweep finds the live one of the latest sweep, the one the build of
+/// `citations_id` keeps: it does not revive the deleted copy beside it.
+#[test]
+fn a_window_with_two_rows_of_an_id_finds_the_live_one() {
+    let (_dir, db) = temp_db();
+    let mut store = Store::open(&db).unwrap();
+    assert!(store.defer_query_indexes().unwrap(), "a first harvest");
+    let (mut store, a, _) = two_leaves_of(store);
+    let sa = a.sweep.unwrap();
+    store
+        .put_page(a.id, sa, 1, &[record(&a, "x", "1")], &[])
+        .unwrap();
+    // A deleted copy later in the window, which the window's read meets last.
+    store
+        .conn()
+        .execute(
+            "INSERT INTO citation_records (id, office_action_id, reference_id, kind_id, sweep, create_date_time, deleted_at)
+             SELECT id, office_action_id, reference_id, kind_id, sweep, ?1, '2026-01-01T00:00:00Z'
+             FROM citation_records WHERE id = 'x'",
+            [a.window.hi.to_string()],
+        )
+        .unwrap();
+    let a2 = store.start_leaf(a.id, 1, Some("again")).unwrap();
+    store
+        .put_page(a.id, a2.sweep.unwrap(), 1, &[record(&a, "x", "1")], &[])
+        .unwrap();
+    let rows: Vec<(String, Option<String>, i64)> = store
+        .conn()
+        .prepare("SELECT create_date_time, deleted_at, sweep FROM citation_records WHERE id = 'x' ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (a.window.lo.to_string(), None, a2.sweep.unwrap()),
+            (
+                a.window.hi.to_string(),
+                Some("2026-01-01T00:00:00Z".to_owned()),
+                sa
+            ),
+        ]
+    );
+    assert_eq!(run_changes(store.conn()), (1, 0, 0), "no revival");
+}

@@ -19,7 +19,7 @@ impl Store {
             .query_row(
                 &format!(
                     "SELECT count(*) FROM {} WHERE {range} AND sweep = ?",
-                    self.dataset.table
+                    self.table_of(self.dataset)
                 ),
                 rusqlite::params_from_iter(args.iter().chain([&sweep.to_string()])),
                 |r| r.get(0),
@@ -65,7 +65,7 @@ impl Store {
             .query_row(
                 &format!(
                     "SELECT count(*) FROM {} WHERE {range} AND deleted_at IS NULL",
-                    self.dataset.table
+                    self.table_of(self.dataset)
                 ),
                 rusqlite::params_from_iter(args.iter()),
                 |r| r.get(0),

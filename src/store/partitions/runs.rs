@@ -44,7 +44,7 @@ impl Store {
                     "SELECT max(x) FROM (SELECT max(started_at) AS x FROM runs
                      UNION ALL SELECT max(ended_at) FROM runs
                      UNION ALL SELECT max(deleted_at) FROM {})",
-                    self.dataset.table
+                    self.table_of(self.dataset)
                 ),
                 [],
                 |r| r.get(0),
