@@ -125,10 +125,26 @@ pub(super) fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<
     };
     set("temp_store", 1)?;
     set("cache_size", -kib.min(SORT_KIB))?;
+    give_back_freed_memory(conn);
     let result = work();
     let restored = set("cache_size", cache_size).and_then(|()| set("temp_store", temp_store));
     let value = result?;
     restored.map(|()| value)
+}
+
+/// Hands the memory of the page cache just cut back to the system: SQLite frees the pages to
+/// the C allocator, which keeps them, so that an index build's sorter came on top of the whole
+/// cache (measured: the builds were the peak RSS of a 1,000,000-record harvest, 20 to 40 MB
+/// above the harvest's own). Best effort: on a system without glibc the memory stays where it
+/// is.
+fn give_back_freed_memory(conn: &Connection) {
+    let _ = conn.execute_batch("PRAGMA shrink_memory");
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the C allocator to the system; it
+    // touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn build_each(conn: &Connection, run: Option<&(i64, String)>) -> Result<usize> {
