@@ -270,10 +270,10 @@ fn rows_of(store: &Store, id: &str) -> i64 {
         .unwrap()
 }
 
-/// In a first harvest (no `citations_id` yet) a record is found by its second: one whose
-/// `createDateTime` moved between the fetches of its two windows is stored in both. Building
-/// `citations_id` merges them into the copy the later sweep stored, and the run counts an
-/// update, not an addition; a record stored again in its own second is found, not copied.
+/// In a first harvest (no `citations_id` yet) a record is found in its leaf's window: one
+/// whose `createDateTime` moved between the fetches of its two windows is stored in both.
+/// Building `citations_id` merges them into the copy the later sweep stored, and the run counts
+/// an update, not an addition; a record stored again in its own window is found, not copied.
 #[test]
 fn a_record_that_moved_in_a_first_harvest_is_merged_when_the_id_index_is_built() {
     let (_dir, db) = temp_db();
