@@ -115,7 +115,6 @@ pub(super) fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<
             .map_err(Error::sqlite(format!("set {pragma}")))
     };
     let (temp_store, cache_size) = (read("temp_store")?, read("cache_size")?);
-    // 1 is FILE; a cache size is in pages when positive and in KiB when negative.
     // A cache size is in KiB when negative and in pages when positive; a smaller cache than
     // the bound stays as it is.
     let kib = if cache_size < 0 {
@@ -123,11 +122,20 @@ pub(super) fn bounded_sorts<T>(conn: &Connection, work: impl FnOnce() -> Result<
     } else {
         cache_size * read("page_size")? / 1024
     };
-    set("temp_store", 1)?;
-    set("cache_size", -kib.min(SORT_KIB))?;
+    // Both settings come back whatever failed: the work, or cutting them.
+    let restore = || {
+        let cache = set("cache_size", cache_size);
+        let temp = set("temp_store", temp_store);
+        cache.and(temp)
+    };
+    // temp_store 1 is FILE.
+    if let Err(e) = set("temp_store", 1).and_then(|()| set("cache_size", -kib.min(SORT_KIB))) {
+        let _ = restore();
+        return Err(e);
+    }
     give_back_freed_memory(conn);
     let result = work();
-    let restored = set("cache_size", cache_size).and_then(|()| set("temp_store", temp_store));
+    let restored = restore();
     let value = result?;
     restored.map(|()| value)
 }
