@@ -754,8 +754,8 @@ async fn status_reads_a_database_an_older_version_wrote_and_harvest_migrates_it(
     // Take the database back to schema version 2 (undoing 0007, 0006, 0005, 0004, then 0003).
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute_batch(
-&format!("{UNDO_7}
+        .execute_batch(&format!(
+            "{UNDO_7}
              DROP INDEX citations_create_date_time; CREATE INDEX citations_create_date_time ON citations (create_date_time);
              DROP INDEX cited_references_reference_key; ALTER TABLE cited_references DROP COLUMN reference_key;
              CREATE UNIQUE INDEX cited_references_key ON cited_references (

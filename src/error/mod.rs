@@ -310,4 +310,15 @@ impl Error {
             source,
         }
     }
+
+    /// [`Error::sqlite`] for a context that names a record: `context` runs only when there is
+    /// an error, so the write path formats nothing for the records it stores.
+    pub(crate) fn sqlite_with(
+        context: impl FnOnce() -> String,
+    ) -> impl FnOnce(rusqlite::Error) -> Error {
+        move |source| Error::Sqlite {
+            context: context(),
+            source,
+        }
+    }
 }

@@ -99,24 +99,15 @@ pub(super) fn kind_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Res
     if let Some(id) = caches.kinds.get(key) {
         return Ok(id);
     }
-    let values = params![columns[0], columns[1], columns[2]];
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO citation_kinds (action_type_category, legal_section_code, create_user_identifier)
-             VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        )
-        .and_then(|mut s| s.execute(values))
-        .map_err(Error::sqlite("store citation kind"))?;
-    let id = match inserted {
-        1 => tx.last_insert_rowid(),
-        _ => tx
-            .prepare_cached(
-                "SELECT kind_id FROM citation_kinds WHERE ifnull(action_type_category, '') = ifnull(?1, '')
-                   AND ifnull(legal_section_code, '') = ifnull(?2, '') AND ifnull(create_user_identifier, '') = ifnull(?3, '')",
-            )
-            .and_then(|mut s| s.query_row(values, |r| r.get(0)))
-            .map_err(Error::sqlite("look up citation kind"))?,
-    };
+    let id = insert_or_find(
+        tx,
+        "INSERT INTO citation_kinds (action_type_category, legal_section_code, create_user_identifier)
+         VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        "SELECT kind_id FROM citation_kinds WHERE ifnull(action_type_category, '') = ifnull(?1, '')
+           AND ifnull(legal_section_code, '') = ifnull(?2, '') AND ifnull(create_user_identifier, '') = ifnull(?3, '')",
+        params![columns[0], columns[1], columns[2]],
+        "citation kind",
+    )?;
     caches.kinds.insert(caches.key.of(&columns), id);
     Ok(id)
 }
@@ -141,31 +132,43 @@ pub(super) fn action_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> R
     if let Some(id) = caches.actions.get(key) {
         return Ok(id);
     }
-    let values = params![columns[0], columns[1], columns[2], columns[3], columns[4]];
-    // Insert first: a new action needs one statement; a known one (cached out) two. The new
-    // row's id is read with `last_insert_rowid`, not `RETURNING`, which makes SQLite build and
-    // tear down a temporary B-tree (with its own page cache) for every statement: measured,
-    // about a fifth of a first harvest's CPU.
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number, group_art_unit_number,
-                tech_center, work_group) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-        )
-        .and_then(|mut s| s.execute(values))
-        .map_err(Error::sqlite("store office action"))?;
-    let id = match inserted {
-        1 => tx.last_insert_rowid(),
-        _ => tx
-            .prepare_cached(
-                "SELECT office_action_id FROM office_actions WHERE ifnull(obsolete_document_identifier, '') = ifnull(?1, '')
-                   AND ifnull(patent_application_number, '') = ifnull(?2, '') AND ifnull(group_art_unit_number, '') = ifnull(?3, '')
-                   AND ifnull(tech_center, '') = ifnull(?4, '') AND ifnull(work_group, '') = ifnull(?5, '')",
-            )
-            .and_then(|mut s| s.query_row(values, |r| r.get(0)))
-            .map_err(Error::sqlite("look up office action"))?,
-    };
+    let id = insert_or_find(
+        tx,
+        "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number, group_art_unit_number,
+            tech_center, work_group) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        "SELECT office_action_id FROM office_actions WHERE ifnull(obsolete_document_identifier, '') = ifnull(?1, '')
+           AND ifnull(patent_application_number, '') = ifnull(?2, '') AND ifnull(group_art_unit_number, '') = ifnull(?3, '')
+           AND ifnull(tech_center, '') = ifnull(?4, '') AND ifnull(work_group, '') = ifnull(?5, '')",
+        params![columns[0], columns[1], columns[2], columns[3], columns[4]],
+        "office action",
+    )?;
     caches.actions.insert(caches.key.of(&columns), id);
     Ok(id)
+}
+
+/// The id of the row `insert` stores (`... ON CONFLICT DO NOTHING`), or, when the row was
+/// there already, the one `find` reads with the same `values`. Insert first: a new row needs one
+/// statement; a known one (cached out) two. The new row's id is read with `last_insert_rowid`,
+/// not `RETURNING`, which makes SQLite build and tear down a temporary B-tree (with its own page
+/// cache) for every statement: measured, about a fifth of a first harvest's CPU.
+fn insert_or_find(
+    tx: &Connection,
+    insert: &str,
+    find: &str,
+    values: &[&dyn rusqlite::ToSql],
+    what: &'static str,
+) -> Result<i64> {
+    let inserted = tx
+        .prepare_cached(insert)
+        .and_then(|mut s| s.execute(values))
+        .map_err(Error::sqlite_with(|| format!("store {what}")))?;
+    match inserted {
+        1 => Ok(tx.last_insert_rowid()),
+        _ => tx
+            .prepare_cached(find)
+            .and_then(|mut s| s.query_row(values, |r| r.get(0)))
+            .map_err(Error::sqlite_with(|| format!("look up {what}"))),
+    }
 }
 
 pub(super) fn reference_id(tx: &Connection, caches: &mut Caches, c: &Citation) -> Result<i64> {
@@ -193,7 +196,7 @@ pub(super) fn reference_id(tx: &Connection, caches: &mut Caches, c: &Citation) -
         Some(id) => id,
         None => {
             let p = parsed(c.reference_identifier.as_deref());
-            // `last_insert_rowid`, not `RETURNING`: see `action_id`.
+            // `last_insert_rowid`, not `RETURNING`: see `insert_or_find`.
             tx.prepare_cached(
                 "INSERT INTO cited_references (reference_identifier, parsed_reference_identifier,
                     country, document_number, kind_code, first_inventor, is_npl, reference_key)

@@ -130,14 +130,14 @@ fn write_page(
         values.push(&sweep);
         let inserted = insert
             .execute(values.as_slice())
-            .map_err(|e| Error::sqlite(format!("store record {}", r.id))(e))?;
+            .map_err(Error::sqlite_with(|| format!("store record {}", r.id)))?;
         if inserted > 0 {
             added += 1;
             continue;
         }
         let deleted_at: Option<String> = stored
             .query_row([&r.id], |row| row.get(0))
-            .map_err(|e| Error::sqlite(format!("look up record {}", r.id))(e))?;
+            .map_err(Error::sqlite_with(|| format!("look up record {}", r.id)))?;
         if let (Some(deleted_at), Some((_, started))) = (&deleted_at, store.run.as_ref())
             && deleted_at >= started
         {
@@ -145,13 +145,13 @@ fn write_page(
         }
         if upsert
             .execute(values.as_slice())
-            .map_err(|e| Error::sqlite(format!("store record {}", r.id))(e))?
+            .map_err(Error::sqlite_with(|| format!("store record {}", r.id)))?
             > 0
         {
             updated += 1;
         } else {
             seen.execute(params![r.id, sweep])
-                .map_err(|e| Error::sqlite(format!("store record {}", r.id))(e))?;
+                .map_err(Error::sqlite_with(|| format!("store record {}", r.id)))?;
         }
     }
     super::records::finish_page(
@@ -200,7 +200,7 @@ fn action_id(
     let id = match found {
         Some(id) => id,
         None => {
-            // `last_insert_rowid`, not `RETURNING`: see `dimensions::action_id`.
+            // `last_insert_rowid`, not `RETURNING`: see `dimensions::insert_or_find`.
             tx.prepare_cached(
                 "INSERT INTO office_actions (obsolete_document_identifier, patent_application_number)
                  VALUES (?1, ?2)",

@@ -187,24 +187,30 @@ pub(super) fn has_index(conn: &Connection, name: &str) -> Result<bool> {
         .map_err(Error::sqlite("read the schema"))
 }
 
+/// Of the rows of one id, the one kept (by [`merge_moved`], and by a first harvest's sweep that
+/// finds them both in its window) comes first in this order: the live one (not marked deleted)
+/// of the latest sweep, the newest of those.
+pub(super) const KEPT_FIRST: &str = "deleted_at IS NOT NULL, sweep DESC, rowid DESC";
+
 /// Merges the rows that share an id into one, and returns how many rows it removed.
 ///
 /// Before the mirror has `citations_id`, the write path finds a record in its leaf's window
 /// (see `store::records`): a record whose `create_date_time` upstream changed between the
 /// fetches of its old and its new window is stored twice, once in each.
-/// Of such rows the one kept is the live one (not marked deleted) of the latest sweep: what
-/// the update in place of a found record would have left. For the run recording (`run`),
+/// Of such rows the one kept is the first in [`KEPT_FIRST`]: what the update in place of a
+/// found record would have left. For the run recording (`run`),
 /// each removed row was an update, not an addition, and a removed row this run had marked
 /// deleted was not a deletion either.
 fn merge_moved(conn: &Connection, run: Option<&(i64, String)>) -> Result<u64> {
-    let sql = "CREATE TEMP TABLE merged_away AS
+    let sql = format!(
+        "CREATE TEMP TABLE merged_away AS
         SELECT rowid AS row, deleted_at FROM (
-            SELECT rowid, deleted_at, row_number() OVER (
-                PARTITION BY id ORDER BY deleted_at IS NOT NULL, sweep DESC, rowid DESC) AS n
+            SELECT rowid, deleted_at, row_number() OVER (PARTITION BY id ORDER BY {KEPT_FIRST}) AS n
             FROM citation_records WHERE id IN (SELECT id FROM citation_records GROUP BY id HAVING count(*) > 1))
-        WHERE n > 1";
+        WHERE n > 1"
+    );
     let merge = || -> rusqlite::Result<u64> {
-        conn.execute_batch(sql)?;
+        conn.execute_batch(&sql)?;
         if let Some((run, started)) = run {
             conn.execute(
                 "UPDATE runs SET records_added = records_added - m.n, records_updated = records_updated + m.n,

@@ -33,13 +33,14 @@ impl Store {
         };
         keys(false)?;
         let migrated =
-            super::indexes::bounded_sorts(&self.conn, || migrate(&self.conn, &self.path));
+            super::indexes::bounded_sorts(&self.conn, || apply_migrations(&self.conn, &self.path));
         keys(true)?;
         migrated
     }
 }
 
-fn migrate(conn: &rusqlite::Connection, path: &std::path::Path) -> Result<()> {
+/// Applies the migrations newer than `PRAGMA user_version` in one exclusive transaction.
+fn apply_migrations(conn: &rusqlite::Connection, path: &std::path::Path) -> Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Exclusive)
         .map_err(Error::sqlite("begin migration"))?;
     let found: i64 = tx

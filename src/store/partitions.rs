@@ -222,51 +222,29 @@ impl Store {
     }
 
     /// The records stored in `leaf`'s window, by id: what its sweep's pages are looked up in,
-    /// in a first harvest (see [`super::records::SweepMaps`]). One read of the window, in time
-    /// order; none when it holds no records. Of two rows of one id (a mirror upgraded in the
-    /// middle of a first harvest may hold them, when a record moved within its window) the map
-    /// names the one the build of `citations_id` keeps: the live one of the latest sweep.
+    /// in a first harvest (see [`super::records::SweepMaps`]). One read of the window; none
+    /// when it holds no records. Of two rows of one id (a mirror upgraded in the middle of a
+    /// first harvest may hold them, when a record moved within its window) the map names the
+    /// one the build of `citations_id` keeps (see [`super::indexes::KEPT_FIRST`]).
     pub(super) fn window_records(&self, leaf: &Partition) -> Result<super::records::WindowMap> {
         let (range, args) = range_clause(&leaf.window);
         let mut select = self
             .conn
             .prepare_cached(&format!(
-                "SELECT id, rowid, deleted_at, sweep FROM {} WHERE {range}",
-                self.table_of(self.dataset)
+                "SELECT id, rowid, deleted_at FROM {} WHERE {range} ORDER BY {}",
+                self.table_of(self.dataset),
+                super::indexes::KEPT_FIRST
             ))
             .map_err(Error::sqlite("prepare reading a leaf's window"))?;
-        let mut rows = select
-            .query(rusqlite::params_from_iter(args.iter()))
+        let rows = select
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+            })
             .map_err(Error::sqlite("read a leaf's window"))?;
         let mut map = super::records::WindowMap::default();
-        while let Some(r) = rows.next().map_err(Error::sqlite("read a leaf's window"))? {
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
-                let id: String = r.get(0)?;
-                let row: (i64, Option<String>) = (r.get(1)?, r.get(2)?);
-                Ok((id.into_boxed_str(), row, r.get::<_, i64>(3)?))
-            };
-            let (id, row, sweep) = read(r).map_err(Error::sqlite("read a leaf's window"))?;
-            if let Some(kept) = map.get(&id) {
-                // Rare: the sweep of the row kept so far is read again.
-                let kept_sweep: i64 = self
-                    .conn
-                    .query_row(
-                        &format!(
-                            "SELECT sweep FROM {} WHERE rowid = ?1",
-                            self.table_of(self.dataset)
-                        ),
-                        [kept.0],
-                        |r| r.get(0),
-                    )
-                    .map_err(Error::sqlite("read a leaf's window"))?;
-                let rank = |(rowid, deleted_at): &(i64, Option<String>), sweep: i64| {
-                    (deleted_at.is_none(), sweep, *rowid)
-                };
-                if rank(kept, kept_sweep) >= rank(&row, sweep) {
-                    continue;
-                }
-            }
-            map.insert(id, row);
+        for row in rows {
+            let (id, row) = row.map_err(Error::sqlite("read a leaf's window"))?;
+            map.entry(id.into_boxed_str()).or_insert(row);
         }
         Ok(map)
     }

@@ -196,7 +196,7 @@ fn write_page(
             None => lookup
                 .query_row(params![c.id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
-                .map_err(|e| Error::sqlite(format!("look up record {}", c.id))(e))?,
+                .map_err(Error::sqlite_with(|| format!("look up record {}", c.id)))?,
         };
         let values = params![
             c.id,
@@ -215,18 +215,17 @@ fn write_page(
             None => {
                 insert
                     .execute(values)
-                    .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
+                    .map_err(Error::sqlite_with(|| format!("store record {}", c.id)))?;
                 if let Some(map) = stored.as_deref_mut() {
                     map.insert(c.id.as_str().into(), (tx.last_insert_rowid(), None));
                 }
                 changed.0 += 1;
             }
             Some(row) => {
-                let rowid = row.0;
                 stored_again(tx, run, c, values, row, &mut changed)?;
-                if let Some(map) = stored.as_deref_mut() {
-                    // Revived, if it was marked deleted.
-                    map.insert(c.id.as_str().into(), (rowid, None));
+                // Revived, if it was marked deleted.
+                if let Some(found) = stored.as_deref_mut().and_then(|m| m.get_mut(c.id.as_str())) {
+                    found.1 = None;
                 }
             }
         }
@@ -255,7 +254,7 @@ fn stored_again(
     let updated = tx
         .prepare_cached(UPDATE)
         .and_then(|mut s| s.execute(all.as_slice()))
-        .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
+        .map_err(Error::sqlite_with(|| format!("store record {}", c.id)))?;
     if updated > 0 {
         changed.1 += 1;
     } else {
@@ -264,7 +263,7 @@ fn stored_again(
         let moved = tx
             .prepare_cached("UPDATE citation_records SET sweep = ?2 WHERE rowid = ?1 AND id = ?3")
             .and_then(|mut s| s.execute(params![rowid, sweep, c.id]))
-            .map_err(|e| Error::sqlite(format!("store record {}", c.id))(e))?;
+            .map_err(Error::sqlite_with(|| format!("store record {}", c.id)))?;
         if moved != 1 {
             // The row found is not this record's (a map that outlived its rows): the page
             // fails, its batch is lost, and the next run goes on from the last commit.
